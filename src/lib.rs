@@ -1,23 +1,53 @@
-//! STUB: being written. The API of ../shared/lab-api.md with placeholder bodies.
-#![allow(unused)]
+//! Raft, as MIT 6.5840's labs ask for it (PartA-D, the course's 3A-3D), in synchronous,
+//! thread-based Rust: OS threads, one `parking_lot` mutex per peer, condvars to wake threads,
+//! and a crossbeam channel to the service. No async runtime.
+//!
+//! # The API
+//! The service (or the test harness) creates a peer with [`Raft::make`], registers
+//! [`Raft::service`] with a `labrpc::Server`, submits commands with [`Raft::start`], polls
+//! [`Raft::get_state`], trims the log with [`Raft::snapshot`] and stops the peer with
+//! [`Raft::kill`]. Committed commands and installed snapshots arrive on the `apply_ch` given to
+//! `make`, as [`ApplyMsg`]. State survives crashes in a [`Persister`].
+//!
+//! # Reading order
+//! 1. `rpc.rs`: the RPC arguments and replies of Figures 2 and 13.
+//! 2. `state.rs`: `RaftState` in Figure 2's groups, and the role transitions.
+//! 3. `election.rs` (PartA): the election ticker, RequestVote and the §5.4.1 check.
+//! 4. `log.rs` (PartB/D): the log and its snapshot offset, with all index arithmetic.
+//! 5. `replication.rs` (PartB): replicators, AppendEntries, fast backup, the commit rule.
+//! 6. `apply.rs` (PartB/D): the applier.
+//! 7. `persist.rs` (PartC): what is saved, and when.
+//! 8. `snapshot.rs` (PartD): `snapshot()` and InstallSnapshot.
+//! 9. `raft.rs`: the handle that ties them together, `make` and `kill`.
+//!
+//! # Threads of one peer
+//! | thread | lifetime | woken by | exits on `kill` |
+//! |---|---|---|---|
+//! | election ticker `raft<me>-ticker` | the peer's | its deadline (`wait_until`), `election_wake` | sees `dead`, joined |
+//! | replicator `raft<me>-repl<to>-t<term>` | one term as leader, one per follower | `replicate_wake` (start, reply, commit, step-down), its heartbeat deadline | sees `dead` or a new term, joined |
+//! | applier `raft<me>-applier` | the peer's | `apply_wake` (commit, installed snapshot) | sees `dead`, or the kill channel while sending; joined |
+//! | RPC sender `raft<me>-{vote,append,snap}<to>-t<term>` | one RPC | the reply | checks `dead` before acting on the reply; not joined |
+//! | RPC handlers | one call | labrpc | labrpc's worker threads; a dead peer answers without acting |
+//!
+//! No thread holds the lock across an RPC call, a send on `apply_ch`, a sleep or a join.
+//!
+//! # Logging
+//! Off by default; `RUST_LOG=raft=debug` turns it on once [`init_logging`] (or any `log`
+//! backend) is installed. The line format is described in [`logging`].
+
+mod apply;
+mod election;
+mod log;
+pub mod logging;
+mod persist;
 mod persister;
+mod raft;
+mod replication;
+mod rpc;
+mod snapshot;
+mod state;
+
 pub use crossbeam_channel;
+pub use logging::init_logging;
 pub use persister::Persister;
-use std::sync::Arc;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApplyMsg {
-    Command { command: Vec<u8>, index: u64, term: u64 },
-    Snapshot { snapshot: Vec<u8>, index: u64, term: u64 },
-}
-
-#[derive(Clone)]
-pub struct Raft;
-impl Raft {
-    pub fn make(peers: Vec<labrpc::ClientEnd>, me: usize, persister: Arc<Persister>, apply_ch: crossbeam_channel::Sender<ApplyMsg>) -> Raft { todo!() }
-    pub fn service(&self) -> labrpc::Service { todo!() }
-    pub fn start(&self, command: Vec<u8>) -> (u64, u64, bool) { todo!() }
-    pub fn get_state(&self) -> (u64, bool) { todo!() }
-    pub fn snapshot(&self, index: u64, snapshot: Vec<u8>) { todo!() }
-    pub fn kill(&self) { todo!() }
-}
+pub use raft::{ApplyMsg, Raft};

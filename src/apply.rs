@@ -1,0 +1,69 @@
+//! PartB and PartD: the applier, the one thread that sends on `apply_ch`.
+//!
+//! It waits on `apply_wake` until the commit index passes `last_applied` or an installed snapshot
+//! is pending, takes the messages under the lock, and sends them with the lock released: the
+//! service may call `Raft::snapshot` from the thread that receives them (course locking notes).
+//! Being the only sender, it delivers in index order and never twice. It owns the `apply_ch`
+//! sender: when it exits, the service's receiver sees the channel close.
+
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, select};
+
+use crate::logging::rlog;
+use crate::raft::{ApplyMsg, Peer};
+use crate::state::RaftState;
+
+/// The application ticker: runs until the peer is killed or the service drops its receiver.
+pub(crate) fn run_applier(peer: Arc<Peer>, apply_ch: Sender<ApplyMsg>, kill_rx: Receiver<()>) {
+    loop {
+        let batch = {
+            let mut st = peer.state.lock();
+            loop {
+                if st.dead {
+                    return;
+                }
+                if st.snapshot_pending || st.last_applied < st.commit_index {
+                    break;
+                }
+                peer.apply_wake.wait(&mut st);
+            }
+            next_batch_locked(&mut st)
+        };
+        for msg in batch {
+            // Never blocks `kill`: a killed peer stops offering the message at once.
+            select! {
+                send(apply_ch, msg) -> sent => if sent.is_err() { return },
+                recv(kill_rx) -> _ => return,
+            }
+        }
+    }
+}
+
+/// The messages to deliver next, with `last_applied` advanced past them: a pending snapshot
+/// first (every command after it is newer), else the committed entries not yet applied.
+fn next_batch_locked(st: &mut RaftState) -> Vec<ApplyMsg> {
+    if st.snapshot_pending {
+        st.snapshot_pending = false;
+        st.last_applied = st.log.last_included_index();
+        rlog!(SNAP, st, "apply snapshot ..={}", st.last_applied);
+        return vec![ApplyMsg::Snapshot {
+            snapshot: st.snapshot.clone(),
+            index: st.log.last_included_index(),
+            term: st.log.last_included_term(),
+        }];
+    }
+    let (from, to) = (st.last_applied + 1, st.commit_index);
+    st.last_applied = to;
+    rlog!(APLY, st, "apply {from}..={to}");
+    st.log
+        .entries_between(from, to)
+        .into_iter()
+        .zip(from..)
+        .map(|(entry, index)| ApplyMsg::Command {
+            command: entry.command,
+            index,
+            term: entry.term,
+        })
+        .collect()
+}

@@ -1,0 +1,355 @@
+//! The replicated log and its snapshot offset (PartB, PartD).
+//!
+//! Figure 2 names it `log[]`; Figure 13 adds `last_included_index` / `last_included_term`, the last
+//! entry folded into the snapshot. [`Log`] owns every translation between a Raft index and a position
+//! in memory, so no other file does index arithmetic across the snapshot boundary. It takes no locks
+//! and runs on whichever thread holds the peer's lock; everything here is a pure function of the log
+//! and is unit-tested below.
+//!
+//! Indices start at 1 as in the paper. Index 0, before the first entry, has term 0; after a snapshot,
+//! `last_included_index` plays that role with `last_included_term`.
+
+use serde::{Deserialize, Serialize};
+
+/// One log entry: the command and the term in which a leader received it (Figure 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Term in which the leader received the command.
+    pub term: u64,
+    /// The service's command, opaque to Raft.
+    pub command: Vec<u8>,
+}
+
+/// The log after the snapshot: entries `last_included_index + 1 ..= last_index()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Log {
+    /// Figure 13: index of the last entry the snapshot replaces (0: no snapshot yet).
+    last_included_index: u64,
+    /// Figure 13: term of that entry.
+    last_included_term: u64,
+    /// `entries[i]` holds index `last_included_index + 1 + i`.
+    entries: Vec<Entry>,
+}
+
+impl Log {
+    /// An empty log with no snapshot.
+    pub fn new() -> Log {
+        Log::default()
+    }
+
+    /// Index of the last entry covered by the snapshot (0 when there is none).
+    pub fn last_included_index(&self) -> u64 {
+        self.last_included_index
+    }
+
+    /// Term of the last entry covered by the snapshot (0 when there is none).
+    pub fn last_included_term(&self) -> u64 {
+        self.last_included_term
+    }
+
+    /// Index of the last entry, in the log or in the snapshot.
+    pub fn last_index(&self) -> u64 {
+        self.last_included_index + self.entries.len() as u64
+    }
+
+    /// Term of the last entry, in the log or in the snapshot.
+    pub fn last_term(&self) -> u64 {
+        self.entries
+            .last()
+            .map_or(self.last_included_term, |entry| entry.term)
+    }
+
+    /// Term of the entry at `index`, or `None` when the log cannot tell: the index lies inside the
+    /// snapshot (below `last_included_index`) or past the end.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        if index == self.last_included_index {
+            return Some(self.last_included_term);
+        }
+        self.position(index).map(|at| self.entries[at].term)
+    }
+
+    /// The entries from `index` to the end; empty when `index` is past the end.
+    ///
+    /// # Panics
+    /// If `index` is inside the snapshot: the caller must send the snapshot instead.
+    pub fn entries_from(&self, index: u64) -> &[Entry] {
+        assert!(
+            index > self.last_included_index,
+            "entries_from({index}): compacted into the snapshot at {}",
+            self.last_included_index
+        );
+        let start = ((index - self.last_included_index - 1) as usize).min(self.entries.len());
+        &self.entries[start..]
+    }
+
+    /// Entries `from ..= to`, cloned (the applier's batch).
+    ///
+    /// # Panics
+    /// If the range is not held in the log.
+    pub fn entries_between(&self, from: u64, to: u64) -> Vec<Entry> {
+        let start = self
+            .position(from)
+            .unwrap_or_else(|| panic!("entries_between({from}, {to}): {from} not in {self:?}"));
+        let end = self
+            .position(to)
+            .unwrap_or_else(|| panic!("entries_between({from}, {to}): {to} not in the log"));
+        self.entries[start..=end].to_vec()
+    }
+
+    /// Appends one entry and returns its index.
+    pub fn append(&mut self, entry: Entry) -> u64 {
+        self.entries.push(entry);
+        self.last_index()
+    }
+
+    /// AppendEntries receiver, steps 3 and 4 (Figure 2): for the `entries` that follow
+    /// `prev_log_index`, delete an existing entry that conflicts with a new one (same index,
+    /// different term) and all that follow it, then append the new entries not already present.
+    ///
+    /// Entries that already match are kept and never truncated, so a stale or reordered
+    /// AppendEntries cannot remove entries a newer one appended (students' guide: "truncate only
+    /// on a real conflict"). Returns whether the log changed.
+    ///
+    /// # Panics
+    /// If `prev_log_index` is inside the snapshot; the caller checks that first.
+    pub fn merge(&mut self, prev_log_index: u64, entries: &[Entry]) -> bool {
+        assert!(
+            prev_log_index >= self.last_included_index,
+            "merge after {prev_log_index}: compacted into the snapshot at {}",
+            self.last_included_index
+        );
+        for (offset, entry) in entries.iter().enumerate() {
+            let index = prev_log_index + 1 + offset as u64;
+            match self.term_at(index) {
+                Some(term) if term == entry.term => continue,
+                Some(_) => self.truncate_from(index),
+                None => {}
+            }
+            self.entries.extend_from_slice(&entries[offset..]);
+            return true;
+        }
+        false
+    }
+
+    /// Fast backup, follower side (the course's XTerm / XIndex): the first index of the run of
+    /// entries with `term` that contains `index`, stopping at the snapshot boundary.
+    pub fn first_index_of_term(&self, term: u64, index: u64) -> u64 {
+        let mut first = index;
+        while first > self.last_included_index + 1 && self.term_at(first - 1) == Some(term) {
+            first -= 1;
+        }
+        first
+    }
+
+    /// Fast backup, leader side: the last index holding an entry of `term`, if the log has one.
+    pub fn last_index_of_term(&self, term: u64) -> Option<u64> {
+        self.entries
+            .iter()
+            .rposition(|entry| entry.term == term)
+            .map(|at| self.last_included_index + 1 + at as u64)
+    }
+
+    /// `snapshot(index)` from the service: discard the entries through `index`, which becomes the
+    /// new `last_included_index`.
+    ///
+    /// # Panics
+    /// If `index` is not in the log; `Raft::snapshot` filters out such requests first.
+    pub fn compact_to(&mut self, index: u64) {
+        let at = self
+            .position(index)
+            .unwrap_or_else(|| panic!("compact_to({index}): not in the log {self:?}"));
+        self.last_included_term = self.entries[at].term;
+        self.last_included_index = index;
+        self.entries.drain(..=at);
+    }
+
+    /// InstallSnapshot receiver, steps 6 and 7 (Figure 13): if the log holds the snapshot's last
+    /// entry (same index and term), keep the entries that follow it; otherwise discard the whole
+    /// log. Either way the snapshot now ends at `index`.
+    pub fn install_snapshot(&mut self, index: u64, term: u64) {
+        if index < self.last_index() && self.term_at(index) == Some(term) {
+            let at = self
+                .position(index)
+                .expect("an index past the snapshot with a known term is held in the log");
+            self.entries.drain(..=at);
+        } else {
+            self.entries.clear();
+        }
+        self.last_included_index = index;
+        self.last_included_term = term;
+    }
+
+    /// Checks what a decoded log must satisfy: terms never decrease along the log and never exceed
+    /// `current_term`. Used when restoring persisted state.
+    pub fn validate(&self, current_term: u64) -> Result<(), String> {
+        let mut previous = self.last_included_term;
+        for (at, entry) in self.entries.iter().enumerate() {
+            if entry.term < previous || entry.term > current_term {
+                return Err(format!(
+                    "entry {} has term {} after term {previous} (current term {current_term})",
+                    self.last_included_index + 1 + at as u64,
+                    entry.term
+                ));
+            }
+            previous = entry.term;
+        }
+        Ok(())
+    }
+
+    /// Position in `entries` of `index`, if it is held there.
+    fn position(&self, index: u64) -> Option<usize> {
+        if index <= self.last_included_index || index > self.last_index() {
+            return None;
+        }
+        Some((index - self.last_included_index - 1) as usize)
+    }
+
+    /// Removes the entries from `index` to the end.
+    fn truncate_from(&mut self, index: u64) {
+        let at = self
+            .position(index)
+            .unwrap_or_else(|| panic!("truncate_from({index}): not in the log"));
+        self.entries.truncate(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(term: u64) -> Entry {
+        Entry {
+            term,
+            command: vec![term as u8],
+        }
+    }
+
+    /// A log without snapshot whose entries have the given terms (index 1, 2, ...).
+    fn log_of(terms: &[u64]) -> Log {
+        let mut log = Log::new();
+        for &term in terms {
+            log.append(entry(term));
+        }
+        log
+    }
+
+    fn terms(log: &Log) -> Vec<u64> {
+        log.entries.iter().map(|e| e.term).collect()
+    }
+
+    #[test]
+    fn index_mapping_without_snapshot() {
+        let log = log_of(&[1, 1, 2]);
+        assert_eq!(log.last_index(), 3);
+        assert_eq!(log.last_term(), 2);
+        assert_eq!(log.term_at(0), Some(0));
+        assert_eq!(log.term_at(2), Some(1));
+        assert_eq!(log.term_at(3), Some(2));
+        assert_eq!(log.term_at(4), None);
+        assert_eq!(log.entries_from(2).len(), 2);
+        assert_eq!(log.entries_from(4).len(), 0);
+        assert_eq!(log.entries_from(9).len(), 0);
+    }
+
+    /// Figure 13: after compaction the snapshot's last entry still has a term, older ones do not.
+    #[test]
+    fn index_mapping_across_the_snapshot_boundary() {
+        let mut log = log_of(&[1, 1, 2, 3, 3]);
+        log.compact_to(3);
+        assert_eq!(log.last_included_index(), 3);
+        assert_eq!(log.last_included_term(), 2);
+        assert_eq!(log.last_index(), 5);
+        assert_eq!(log.term_at(2), None);
+        assert_eq!(log.term_at(3), Some(2));
+        assert_eq!(log.term_at(4), Some(3));
+        assert_eq!(log.entries_from(4).len(), 2);
+        assert_eq!(log.entries_between(4, 5).len(), 2);
+        log.compact_to(5);
+        assert_eq!((log.last_index(), log.last_term()), (5, 3));
+        assert_eq!(log.entries_from(6).len(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "compacted into the snapshot")]
+    fn entries_from_inside_the_snapshot_panics() {
+        let mut log = log_of(&[1, 1, 2]);
+        log.compact_to(2);
+        log.entries_from(2);
+    }
+
+    /// AppendEntries receiver steps 3-4: a table of (log, prev, new entries) -> resulting log.
+    #[test]
+    fn merge_truncates_only_on_conflict() {
+        let cases: &[(&[u64], u64, &[u64], &[u64], bool)] = &[
+            // (log terms, prev_log_index, new entry terms, expected log terms, changed)
+            (&[], 0, &[1, 1], &[1, 1], true),
+            (&[1, 1], 2, &[1], &[1, 1, 1], true),
+            // heartbeat: nothing to do
+            (&[1, 1], 2, &[], &[1, 1], false),
+            // stale AppendEntries with a prefix of what we hold: keep the longer log
+            (&[1, 1, 1], 0, &[1], &[1, 1, 1], false),
+            // conflict at index 2: cut from there, append the rest
+            (&[1, 1, 1], 1, &[2, 2], &[1, 2, 2], true),
+            // partial overlap: matching prefix kept, new tail appended
+            (&[1, 2], 1, &[2, 3], &[1, 2, 3], true),
+        ];
+        for &(log_terms, prev, new, expected, changed) in cases {
+            let mut log = log_of(log_terms);
+            let new: Vec<Entry> = new.iter().map(|&t| entry(t)).collect();
+            assert_eq!(
+                log.merge(prev, &new),
+                changed,
+                "case {log_terms:?} {prev} {new:?}"
+            );
+            assert_eq!(terms(&log), expected, "case {log_terms:?} {prev}");
+        }
+    }
+
+    #[test]
+    fn merge_after_a_snapshot() {
+        let mut log = log_of(&[1, 1, 2]);
+        log.compact_to(2);
+        assert!(log.merge(2, &[entry(3), entry(3)]));
+        assert_eq!(log.last_index(), 4);
+        assert_eq!(log.term_at(3), Some(3));
+    }
+
+    #[test]
+    fn fast_backup_searches() {
+        let log = log_of(&[1, 1, 4, 4, 4, 5]);
+        assert_eq!(log.first_index_of_term(4, 5), 3);
+        assert_eq!(log.first_index_of_term(1, 2), 1);
+        assert_eq!(log.last_index_of_term(4), Some(5));
+        assert_eq!(log.last_index_of_term(2), None);
+        // The follower's search stops at the snapshot boundary.
+        let mut compacted = log.clone();
+        compacted.compact_to(3);
+        assert_eq!(compacted.first_index_of_term(4, 5), 4);
+        assert_eq!(compacted.last_index_of_term(1), None);
+    }
+
+    /// Figure 13, steps 6-7.
+    #[test]
+    fn install_snapshot_keeps_a_matching_suffix_only() {
+        let mut log = log_of(&[1, 1, 2, 2]);
+        log.install_snapshot(2, 1);
+        assert_eq!((log.last_included_index(), log.last_index()), (2, 4));
+        assert_eq!(terms(&log), vec![2, 2]);
+
+        let mut log = log_of(&[1, 1, 2, 2]);
+        log.install_snapshot(3, 3); // term differs: discard everything
+        assert_eq!((log.last_index(), log.last_term()), (3, 3));
+        assert!(log.entries.is_empty());
+
+        let mut log = log_of(&[1]);
+        log.install_snapshot(7, 2); // past our end
+        assert_eq!((log.last_index(), log.last_term()), (7, 2));
+    }
+
+    #[test]
+    fn validate_rejects_decreasing_or_future_terms() {
+        assert!(log_of(&[1, 1, 3]).validate(3).is_ok());
+        assert!(log_of(&[1, 3, 2]).validate(3).is_err());
+        assert!(log_of(&[1, 4]).validate(3).is_err());
+    }
+}

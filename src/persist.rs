@@ -1,0 +1,129 @@
+//! PartC: the encoding of Figure 2's persistent state (`current_term`, `voted_for`, `log`) and
+//! `persist_locked`, which saves it together with the current snapshot in one `Persister::save`.
+//!
+//! `persist_locked` runs with the peer's lock held, right after the change and before the lock is
+//! released, so no other peer can observe a change that a crash would undo (Figure 2: "updated on
+//! stable storage before responding to RPCs").
+
+use serde::{Deserialize, Serialize};
+
+use crate::log::Log;
+use crate::raft::Peer;
+use crate::state::RaftState;
+
+/// What a peer persists; field order is the wire format.
+#[derive(Serialize)]
+struct PersistentStateRef<'a> {
+    current_term: u64,
+    voted_for: Option<usize>,
+    log: &'a Log,
+}
+
+/// Figure 2's persistent state, as restored by `Raft::make`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PersistentState {
+    pub current_term: u64,
+    pub voted_for: Option<usize>,
+    pub log: Log,
+}
+
+/// Encodes the persistent part of `st` with labgob.
+pub(crate) fn encode_state(st: &RaftState) -> Vec<u8> {
+    labgob::encode(&PersistentStateRef {
+        current_term: st.current_term,
+        voted_for: st.voted_for,
+        log: &st.log,
+    })
+}
+
+/// Decodes and checks state saved by `encode_state` for a cluster of `peers` peers. `Ok(None)`
+/// means nothing was ever saved: a fresh peer.
+pub(crate) fn decode_state(bytes: &[u8], peers: usize) -> Result<Option<PersistentState>, String> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let state: PersistentState = labgob::decode(bytes).map_err(|err| err.to_string())?;
+    if let Some(candidate) = state.voted_for
+        && candidate >= peers
+    {
+        return Err(format!(
+            "voted_for {candidate} is not one of the {peers} peers"
+        ));
+    }
+    if state.log.last_included_term() > state.current_term {
+        return Err(format!(
+            "snapshot term {} is after the current term {}",
+            state.log.last_included_term(),
+            state.current_term
+        ));
+    }
+    state.log.validate(state.current_term)?;
+    Ok(Some(state))
+}
+
+impl Peer {
+    /// Saves the persistent state and the snapshot in one atomic `save`.
+    pub(crate) fn persist_locked(&self, st: &RaftState) {
+        let state = encode_state(st);
+        crate::logging::rlog!(
+            PERS,
+            st,
+            "saved voted_for={:?} log ..={} ({} bytes)",
+            st.voted_for,
+            st.log.last_index(),
+            state.len()
+        );
+        self.persister.save(state, st.snapshot.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Entry;
+
+    fn state_with(term: u64, voted_for: Option<usize>, entry_terms: &[u64]) -> RaftState {
+        let mut log = Log::new();
+        for &t in entry_terms {
+            log.append(Entry {
+                term: t,
+                command: vec![7; 3],
+            });
+        }
+        RaftState::new(0, 3, term, voted_for, log)
+    }
+
+    #[test]
+    fn round_trip() {
+        let st = state_with(4, Some(2), &[1, 1, 4]);
+        let back = decode_state(&encode_state(&st), 3)
+            .expect("decodes")
+            .expect("not empty");
+        assert_eq!(back.current_term, 4);
+        assert_eq!(back.voted_for, Some(2));
+        assert_eq!(back.log, st.log);
+    }
+
+    #[test]
+    fn empty_state_is_a_fresh_peer() {
+        assert!(decode_state(&[], 3).expect("empty is fine").is_none());
+    }
+
+    /// A corrupt state must be an error, never a silent fresh start that could vote twice.
+    #[test]
+    fn corrupt_state_is_an_error() {
+        let bytes = encode_state(&state_with(4, Some(2), &[1, 4]));
+        assert!(
+            decode_state(&bytes[..bytes.len() - 1], 3).is_err(),
+            "truncated"
+        );
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(decode_state(&trailing, 3).is_err(), "trailing bytes");
+        assert!(decode_state(&[0xff; 5], 3).is_err(), "garbage");
+        let err = decode_state(&encode_state(&state_with(4, Some(5), &[])), 3).unwrap_err();
+        assert!(err.contains("voted_for 5"), "{err}");
+        let err = decode_state(&encode_state(&state_with(2, None, &[1, 3])), 3).unwrap_err();
+        assert!(err.contains("term 3"), "{err}");
+    }
+}

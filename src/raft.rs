@@ -1,0 +1,251 @@
+//! The Raft handle the service holds: `make`, `start`, `get_state`, `snapshot`, `kill` and
+//! `service`, and `Peer`, the shared core behind it (the mutex, the condvars, the threads).
+//!
+//! `make` (PartA) restores the persisted state and starts the long-lived threads; `start` (PartB)
+//! appends a command and wakes the replicators; `kill` stops and joins every long-lived thread.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, Sender};
+use labrpc::{ClientEnd, Service};
+use parking_lot::{Condvar, Mutex};
+
+use crate::apply::run_applier;
+use crate::election::run_election_ticker;
+use crate::log::{Entry, Log};
+use crate::logging::rlog;
+use crate::persist::decode_state;
+use crate::persister::Persister;
+use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
+use crate::state::{RaftState, Role};
+
+/// What Raft hands to the service on `apply_ch`, in log order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyMsg {
+    /// A committed command at `index`, received by a leader in `term`.
+    Command {
+        /// The command as passed to [`Raft::start`].
+        command: Vec<u8>,
+        /// Its log index.
+        index: u64,
+        /// The term of its entry.
+        term: u64,
+    },
+    /// A snapshot from the leader (PartD): the service replaces its state with it; the next
+    /// command applied after it is at `index + 1`.
+    Snapshot {
+        /// The snapshot, as the leader's service produced it.
+        snapshot: Vec<u8>,
+        /// The last index it covers.
+        index: u64,
+        /// The term of that entry.
+        term: u64,
+    },
+}
+
+/// A handle on one Raft peer. Clones share the peer.
+#[derive(Clone)]
+pub struct Raft {
+    peer: Arc<Peer>,
+}
+
+/// The shared core of one peer: its lock, the condvars that wake its threads, and the threads.
+pub(crate) struct Peer {
+    /// One labrpc end per peer (including this one, unused).
+    pub peers: Vec<ClientEnd>,
+    /// Where Figure 2's persistent state and the snapshot are saved.
+    pub persister: Arc<Persister>,
+    /// The one lock: everything in [`RaftState`].
+    pub state: Mutex<RaftState>,
+    /// Wakes the election ticker (only `kill` needs to: it otherwise sleeps until its deadline).
+    pub election_wake: Condvar,
+    /// Wakes the replicators: new entries, a reply, a new commit index, a lost term, `kill`.
+    pub replicate_wake: Condvar,
+    /// Wakes the applier: a higher commit index, an installed snapshot, `kill`.
+    pub apply_wake: Condvar,
+    /// The long-lived threads (election ticker, applier, replicators), joined by `kill`.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Dropped by `kill`, which wakes an applier blocked sending on `apply_ch`.
+    kill_tx: Mutex<Option<Sender<()>>>,
+}
+
+impl Raft {
+    /// Creates a peer: `peers[me]` is this one, `persister` holds what it saved before a crash
+    /// (if anything), and committed commands and snapshots go to `apply_ch`. Returns at once;
+    /// the peer's threads do the work.
+    ///
+    /// # Panics
+    /// If the persisted state cannot be decoded: starting empty instead could make this peer
+    /// vote twice in one term.
+    pub fn make(
+        peers: Vec<ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        apply_ch: Sender<ApplyMsg>,
+    ) -> Raft {
+        assert!(me < peers.len(), "make: me={me} but {} peers", peers.len());
+        let saved = persister.read_raft_state();
+        let restored = decode_state(&saved, peers.len()).unwrap_or_else(|err| {
+            panic!(
+                "S{me}: persisted Raft state ({} bytes) is corrupt: {err}",
+                saved.len()
+            )
+        });
+        let mut st = match restored {
+            Some(p) => RaftState::new(me, peers.len(), p.current_term, p.voted_for, p.log),
+            None => RaftState::new(me, peers.len(), 0, None, Log::new()),
+        };
+        st.snapshot = persister.read_snapshot();
+        rlog!(
+            PERS,
+            st,
+            "started: voted_for={:?} log ..={} snapshot ..={}",
+            st.voted_for,
+            st.log.last_index(),
+            st.log.last_included_index()
+        );
+
+        let (kill_tx, kill_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(0);
+        let peer = Arc::new(Peer {
+            peers,
+            persister,
+            state: Mutex::new(st),
+            election_wake: Condvar::new(),
+            replicate_wake: Condvar::new(),
+            apply_wake: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
+            kill_tx: Mutex::new(Some(kill_tx)),
+        });
+        {
+            let st = peer.state.lock();
+            peer.spawn_locked(&st, format!("raft{me}-ticker"), run_election_ticker);
+            peer.spawn_locked(&st, format!("raft{me}-applier"), move |peer| {
+                run_applier(peer, apply_ch, kill_rx)
+            });
+        }
+        Raft { peer }
+    }
+
+    /// The labrpc service "Raft" with this peer's RPC handlers: RequestVote, AppendEntries and
+    /// InstallSnapshot.
+    pub fn service(&self) -> Service {
+        let mut service = Service::new("Raft");
+        let peer = Arc::clone(&self.peer);
+        service.add_method("RequestVote", move |args: RequestVoteArgs| {
+            peer.request_vote(args)
+        });
+        let peer = Arc::clone(&self.peer);
+        service.add_method("AppendEntries", move |args: AppendEntriesArgs| {
+            peer.append_entries(args)
+        });
+        let peer = Arc::clone(&self.peer);
+        service.add_method("InstallSnapshot", move |args: InstallSnapshotArgs| {
+            peer.install_snapshot(args)
+        });
+        service
+    }
+
+    /// Asks the leader to append `command` to the log. Returns `(index, term, true)` at once on the
+    /// leader, without waiting for agreement, and `(0, term, false)` on any other peer. Never
+    /// blocks on the network.
+    pub fn start(&self, command: Vec<u8>) -> (u64, u64, bool) {
+        let peer = &self.peer;
+        let mut st = peer.state.lock();
+        if st.dead || st.role != Role::Leader {
+            return (0, st.current_term, false);
+        }
+        let term = st.current_term;
+        let index = st.log.append(Entry { term, command });
+        peer.persist_locked(&st);
+        rlog!(LOG1, st, "start: appended {index}");
+        // Send now rather than at the next heartbeat; the replicators batch what accumulates while
+        // an RPC is in flight.
+        peer.replicate_wake.notify_all();
+        (index, term, true)
+    }
+
+    /// `(current_term, is_leader)`.
+    pub fn get_state(&self) -> (u64, bool) {
+        let st = self.peer.state.lock();
+        (st.current_term, st.role == Role::Leader && !st.dead)
+    }
+
+    /// The service has applied everything through `index` and `snapshot` captures it: discard the
+    /// log through `index` (PartD). Ignored, with a log line, when `index` is at or below the
+    /// current snapshot or beyond what the applier has handed to the service.
+    pub fn snapshot(&self, index: u64, snapshot: Vec<u8>) {
+        self.peer.snapshot(index, snapshot);
+    }
+
+    /// Stops the peer: when `kill` returns, the election ticker, the replicators and the applier
+    /// have exited and been joined, and nothing more is sent on `apply_ch`. A thread still inside
+    /// an RPC call exits when that call returns, without acting on the reply. Harmless to repeat.
+    pub fn kill(&self) {
+        let peer = &self.peer;
+        {
+            let mut st = peer.state.lock();
+            st.dead = true;
+            rlog!(DROP, st, "killed");
+        }
+        peer.election_wake.notify_all();
+        peer.replicate_wake.notify_all();
+        peer.apply_wake.notify_all();
+        drop(peer.kill_tx.lock().take());
+        let threads = std::mem::take(&mut *peer.threads.lock());
+        for thread in threads {
+            thread
+                .join()
+                .expect("raft threads never unwind: a panic aborts the process");
+        }
+    }
+}
+
+impl Peer {
+    /// Starts a long-lived thread that `kill` joins. Taking the state proves the caller holds the
+    /// lock, so no thread starts after `kill` has set `dead` and collected the handles.
+    pub(crate) fn spawn_locked(
+        self: &Arc<Self>,
+        st: &RaftState,
+        name: String,
+        body: impl FnOnce(Arc<Peer>) + Send + 'static,
+    ) {
+        if st.dead {
+            return;
+        }
+        let handle = spawn_aborting(name, Arc::clone(self), body);
+        let mut threads = self.threads.lock();
+        threads.retain(|thread| !thread.is_finished());
+        threads.push(handle);
+    }
+
+    /// Sends one RPC from a thread of its own, so the caller never waits on the network. Not
+    /// joined by `kill`: a call can take seconds to fail, and the thread checks `dead` before
+    /// acting on the reply.
+    pub(crate) fn spawn_rpc(
+        self: &Arc<Self>,
+        name: String,
+        body: impl FnOnce(Arc<Peer>) + Send + 'static,
+    ) {
+        spawn_aborting(name, Arc::clone(self), body);
+    }
+}
+
+/// Spawns a named thread; a panic in it aborts the process, as a panicking goroutine ends a Go
+/// test binary, so a broken invariant cannot pass unnoticed as a silently dead thread.
+fn spawn_aborting(
+    name: String,
+    peer: Arc<Peer>,
+    body: impl FnOnce(Arc<Peer>) + Send + 'static,
+) -> JoinHandle<()> {
+    thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            if catch_unwind(AssertUnwindSafe(|| body(peer))).is_err() {
+                log::error!(target: "raft", "a raft thread panicked; aborting");
+                std::process::abort();
+            }
+        })
+        .expect("the OS refused to start a thread")
+}

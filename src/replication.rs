@@ -1,0 +1,379 @@
+//! PartB: log replication (§5.3, §5.4). The per-term replicators, the AppendEntries sender with
+//! its reply processing and fast backup, the AppendEntries handler, and the leader's commit rule.
+//!
+//! Threads: `become_leader_locked` starts one replicator per follower for its term; it exits the
+//! moment the term or role changes. Each AppendEntries goes out from a thread of its own; the
+//! handler runs on a labrpc worker thread.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::log::Log;
+use crate::logging::rlog;
+use crate::raft::Peer;
+use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
+use crate::state::{HEARTBEAT_INTERVAL, RaftState, Role};
+
+/// The highest index stored on a majority of peers, given each peer's `match_index` (the leader's
+/// own entry being its last index).
+pub(crate) fn majority_match_index(match_index: &[u64]) -> u64 {
+    let mut sorted = match_index.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    // The first n/2 + 1 peers in descending order all hold at least this index.
+    sorted[match_index.len() / 2]
+}
+
+/// Rules for Servers, leaders (Figure 2, §5.3, §5.4): the new commit index, given that a majority
+/// holds `majority_index`. Only an entry of the current term is committed by counting replicas;
+/// earlier entries commit with it (§5.4.2, Figure 8). Terms never decrease along the log, so if
+/// the entry at `majority_index` is older, no entry replicated on a majority is of this term.
+pub(crate) fn leader_commit_index(
+    log: &Log,
+    current_term: u64,
+    commit_index: u64,
+    majority_index: u64,
+) -> u64 {
+    if majority_index > commit_index && log.term_at(majority_index) == Some(current_term) {
+        majority_index
+    } else {
+        commit_index
+    }
+}
+
+/// Fast backup, leader side (the course's rule for XTerm, XIndex and XLen): where to retry after a
+/// follower rejected an AppendEntries.
+pub(crate) fn next_index_after_rejection(log: &Log, reply: &AppendEntriesReply) -> u64 {
+    match reply.x_term {
+        // The follower's log is too short: continue from its end.
+        None => reply.x_len,
+        // The leader has entries of XTerm: continue after its last one.
+        Some(x_term) => match log.last_index_of_term(x_term) {
+            Some(last) => last + 1,
+            // The leader has no entry of XTerm: skip the follower's whole run of it.
+            None => reply.x_index,
+        },
+    }
+}
+
+/// The replicator for follower `to` in `term`: sends AppendEntries (or InstallSnapshot) when the
+/// follower is owed a heartbeat, or when it lacks entries or the commit index and no RPC to it is
+/// in flight. Exits when the peer is killed or is no longer leader of `term`.
+pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
+    let mut st = peer.state.lock();
+    while !st.dead && st.role == Role::Leader && st.current_term == term {
+        let now = Instant::now();
+        let behind =
+            st.next_index[to] <= st.log.last_index() || st.commit_sent[to] < st.commit_index;
+        if now >= st.heartbeat_due[to] || (behind && !st.in_flight[to]) {
+            st.in_flight[to] = true;
+            st.heartbeat_due[to] = now + HEARTBEAT_INTERVAL;
+            if st.next_index[to] <= st.log.last_included_index() {
+                peer.send_install_snapshot_locked(&st, to);
+            } else {
+                peer.send_append_entries_locked(&mut st, to);
+            }
+        } else {
+            let due = st.heartbeat_due[to];
+            peer.replicate_wake.wait_until(&mut st, due);
+        }
+    }
+}
+
+impl Peer {
+    /// Builds an AppendEntries for `to` from `next_index` and sends it from a thread of its own.
+    fn send_append_entries_locked(self: &Arc<Self>, st: &mut RaftState, to: usize) {
+        let prev_log_index = st.next_index[to] - 1;
+        let args = AppendEntriesArgs {
+            term: st.current_term,
+            leader_id: st.me,
+            prev_log_index,
+            prev_log_term: st
+                .log
+                .term_at(prev_log_index)
+                .expect("next_index is past the snapshot, so prev_log_index has a term"),
+            entries: st.log.entries_from(prev_log_index + 1).to_vec(),
+            leader_commit: st.commit_index,
+        };
+        st.commit_sent[to] = st.commit_index;
+        if !args.entries.is_empty() {
+            rlog!(
+                LOG1,
+                st,
+                "send S{to} {}..={} (prev {}/{})",
+                prev_log_index + 1,
+                prev_log_index + args.entries.len() as u64,
+                args.prev_log_term,
+                prev_log_index
+            );
+        }
+        let name = format!("raft{}-append{to}-t{}", st.me, args.term);
+        self.spawn_rpc(name, move |peer| peer.send_append_entries(to, args));
+    }
+
+    /// Sends one AppendEntries and processes the reply, on its own thread.
+    fn send_append_entries(self: &Arc<Self>, to: usize, args: AppendEntriesArgs) {
+        let reply: Option<AppendEntriesReply> = self.peers[to].call("Raft.AppendEntries", &args);
+        let mut st = self.state.lock();
+        if st.dead {
+            return;
+        }
+        if st.current_term == args.term {
+            st.in_flight[to] = false;
+        }
+        if let Some(reply) = reply {
+            self.handle_append_entries_reply_locked(&mut st, to, &args, &reply);
+        }
+        self.replicate_wake.notify_all();
+    }
+
+    fn handle_append_entries_reply_locked(
+        &self,
+        st: &mut RaftState,
+        from: usize,
+        args: &AppendEntriesArgs,
+        reply: &AppendEntriesReply,
+    ) {
+        if self.maybe_observe_term_locked(st, reply.term) {
+            return;
+        }
+        // Students' guide: a reply from an older term says nothing about this one.
+        if st.current_term != args.term || st.role != Role::Leader {
+            rlog!(
+                DROP,
+                st,
+                "stale append reply from S{from} for term {}",
+                args.term
+            );
+            return;
+        }
+        if reply.success {
+            // Students' guide: match_index comes from the arguments that were sent, not from the
+            // log as it is now (it may have grown meanwhile). Replies may arrive out of order, so
+            // it never moves backwards.
+            let matched = args.prev_log_index + args.entries.len() as u64;
+            st.match_index[from] = st.match_index[from].max(matched);
+            st.next_index[from] = st.next_index[from].max(matched + 1);
+            self.maybe_advance_commit_locked(st);
+        } else {
+            // Never below what the follower is known to hold, never past our own log.
+            let next = next_index_after_rejection(&st.log, reply)
+                .clamp(st.match_index[from] + 1, st.log.last_index() + 1);
+            rlog!(
+                LOG2,
+                st,
+                "S{from} rejected prev {}/{} (x_term {:?} x_index {} x_len {}): next {next}",
+                args.prev_log_term,
+                args.prev_log_index,
+                reply.x_term,
+                reply.x_index,
+                reply.x_len
+            );
+            st.next_index[from] = next;
+        }
+    }
+
+    /// Leader: advances `commit_index` if a majority now holds an entry of this term, and wakes
+    /// the applier and the replicators (followers learn the new commit index at once).
+    pub(crate) fn maybe_advance_commit_locked(&self, st: &mut RaftState) -> bool {
+        let mut matched = st.match_index.clone();
+        matched[st.me] = st.log.last_index();
+        let commit = leader_commit_index(
+            &st.log,
+            st.current_term,
+            st.commit_index,
+            majority_match_index(&matched),
+        );
+        if commit == st.commit_index {
+            return false;
+        }
+        rlog!(
+            CMIT,
+            st,
+            "commit {}..={commit} (match {matched:?})",
+            st.commit_index + 1
+        );
+        st.commit_index = commit;
+        self.apply_wake.notify_one();
+        self.replicate_wake.notify_all();
+        true
+    }
+
+    /// AppendEntries RPC handler (Figure 2, "Receiver implementation").
+    pub(crate) fn append_entries(&self, args: AppendEntriesArgs) -> AppendEntriesReply {
+        let mut st = self.state.lock();
+        if st.dead {
+            return AppendEntriesReply::default();
+        }
+        self.maybe_observe_term_locked(&mut st, args.term);
+        let mut reply = AppendEntriesReply {
+            term: st.current_term,
+            ..AppendEntriesReply::default()
+        };
+        // Receiver step 1: reply false if term < current_term (§5.1).
+        if args.term < st.current_term {
+            rlog!(
+                DROP,
+                st,
+                "reject append from S{}: its term {} is old",
+                args.leader_id,
+                args.term
+            );
+            return reply;
+        }
+        self.accept_leader_locked(&mut st, args.leader_id);
+
+        let (prev_index, prev_term) = (args.prev_log_index, args.prev_log_term);
+        // Not in Figure 2: prev_log_index lies inside our snapshot, where terms are gone. Those
+        // entries are committed, so ask the leader to continue after the snapshot.
+        if prev_index < st.log.last_included_index() {
+            reply.x_len = st.log.last_included_index() + 1;
+            return reply;
+        }
+        // Receiver step 2: reply false if the log has no entry at prev_log_index whose term
+        // matches prev_log_term (§5.3), with the fast-backup hint.
+        match st.log.term_at(prev_index) {
+            None => {
+                reply.x_len = st.log.last_index() + 1;
+                rlog!(
+                    LOG2,
+                    st,
+                    "reject append: no entry at {prev_index} (log ends at {})",
+                    st.log.last_index()
+                );
+                return reply;
+            }
+            Some(term) if term != prev_term => {
+                reply.x_term = Some(term);
+                reply.x_index = st.log.first_index_of_term(term, prev_index);
+                reply.x_len = st.log.last_index() + 1;
+                rlog!(
+                    LOG2,
+                    st,
+                    "reject append: entry {prev_index} has term {term}, not {prev_term}"
+                );
+                return reply;
+            }
+            Some(_) => {}
+        }
+        // Receiver steps 3 and 4: drop conflicting entries, append the new ones.
+        if st.log.merge(prev_index, &args.entries) {
+            self.persist_locked(&st);
+            rlog!(
+                LOG1,
+                st,
+                "appended from S{}; log ends at {}",
+                args.leader_id,
+                st.log.last_index()
+            );
+        }
+        // Receiver step 5: if leader_commit > commit_index, set commit_index =
+        // min(leader_commit, index of last new entry).
+        let last_new = prev_index + args.entries.len() as u64;
+        let commit = args.leader_commit.min(last_new);
+        if commit > st.commit_index {
+            rlog!(
+                CMIT,
+                st,
+                "commit {}..={commit} (leader S{})",
+                st.commit_index + 1,
+                args.leader_id
+            );
+            st.commit_index = commit;
+            self.apply_wake.notify_one();
+        }
+        reply.success = true;
+        reply
+    }
+
+    /// A valid AppendEntries or InstallSnapshot of the current term came from its leader: a
+    /// candidate steps down (§5.2) and the election timer restarts (students' guide).
+    ///
+    /// # Panics
+    /// If this peer is itself leader of the term: Election Safety (Figure 3) is broken.
+    pub(crate) fn accept_leader_locked(&self, st: &mut RaftState, leader: usize) {
+        assert!(
+            st.role != Role::Leader,
+            "S{}: two leaders in term {}: this peer and S{leader}",
+            st.me,
+            st.current_term
+        );
+        if st.role == Role::Candidate {
+            let term = st.current_term;
+            self.become_follower_locked(st, term);
+        }
+        st.reset_election_timer();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Entry;
+
+    fn log_of(terms: &[u64]) -> Log {
+        let mut log = Log::new();
+        for &term in terms {
+            log.append(Entry {
+                term,
+                command: Vec::new(),
+            });
+        }
+        log
+    }
+
+    #[test]
+    fn majority_of_match_indexes() {
+        assert_eq!(majority_match_index(&[5, 4, 1]), 4);
+        assert_eq!(majority_match_index(&[0, 0, 7]), 0);
+        assert_eq!(majority_match_index(&[9, 8, 7, 3, 2]), 7);
+        assert_eq!(majority_match_index(&[2, 9, 3, 7, 8]), 7);
+        assert_eq!(majority_match_index(&[9, 8, 7, 3]), 7); // 3 of 4
+        assert_eq!(majority_match_index(&[4]), 4);
+    }
+
+    /// §5.4.2 and Figure 8: an entry of an older term is never committed by counting replicas.
+    #[test]
+    fn commit_only_entries_of_the_current_term() {
+        let log = log_of(&[1, 2, 2, 4]);
+        // Figure 8 (c): the leader of term 4 has replicated index 2 (term 2) on a majority.
+        assert_eq!(leader_commit_index(&log, 4, 1, 2), 1);
+        // Once its own entry (index 4) is on a majority, everything before commits with it.
+        assert_eq!(leader_commit_index(&log, 4, 1, 4), 4);
+        // Never backwards.
+        assert_eq!(leader_commit_index(&log, 4, 4, 3), 4);
+        // A leader of term 2 commits its own entry; a leader of term 5 holds none yet.
+        assert_eq!(leader_commit_index(&log, 2, 0, 3), 3);
+        assert_eq!(leader_commit_index(&log, 5, 0, 4), 0);
+    }
+
+    fn rejection(x_term: Option<u64>, x_index: u64, x_len: u64) -> AppendEntriesReply {
+        AppendEntriesReply {
+            term: 5,
+            success: false,
+            x_term,
+            x_index,
+            x_len,
+        }
+    }
+
+    /// The course's three cases of fast backup.
+    #[test]
+    fn fast_backup_next_index() {
+        let leader = log_of(&[4, 4, 5, 5, 6]);
+        // Case 1: the leader has no entry of XTerm: back up to XIndex.
+        assert_eq!(
+            next_index_after_rejection(&leader, &rejection(Some(3), 2, 4)),
+            2
+        );
+        // Case 2: the leader has XTerm: continue after its last entry of it.
+        assert_eq!(
+            next_index_after_rejection(&leader, &rejection(Some(4), 1, 4)),
+            3
+        );
+        // Case 3: the follower's log is too short: continue from its length.
+        assert_eq!(
+            next_index_after_rejection(&leader, &rejection(None, 0, 2)),
+            2
+        );
+    }
+}

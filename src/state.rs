@@ -1,0 +1,231 @@
+//! The state one peer keeps under its lock, laid out as Figure 2's "State" box, and the three
+//! role transitions (PartA).
+//!
+//! Every function here ends in `_locked` and takes `&mut RaftState`: the caller holds the peer's
+//! mutex, and the borrow proves it. None of them sleeps, calls labrpc, sends on `apply_ch` or joins
+//! a thread. `become_follower_locked`, `become_candidate_locked` and `become_leader_locked` are the
+//! only writers of `role`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+
+use crate::log::Log;
+use crate::logging::rlog;
+use crate::raft::Peer;
+use crate::replication::run_replicator;
+
+/// How often a leader sends AppendEntries to each follower when it has nothing new to say. The lab
+/// allows at most ten heartbeats per second; eight keeps the RPC counts of the idle tests low.
+pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(125);
+
+/// Election timeouts are drawn uniformly from this range (ms). The lab asks for more than the
+/// paper's 150-300 ms because heartbeats are slower; a range wider than the RPC latency many times
+/// over makes split votes rare (§5.2), which keeps the first election within `count_part_b`'s
+/// budget of 30 RPCs.
+const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 400..800;
+
+/// The role a peer plays in its current term (§5.2, Figure 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// Everything a peer protects with its one mutex.
+#[derive(Debug)]
+pub(crate) struct RaftState {
+    // Persistent state on all servers (Figure 2): saved by `persist_locked` before any change to it
+    // can be observed by another peer.
+    /// Latest term this peer has seen.
+    pub current_term: u64,
+    /// Candidate that received this peer's vote in `current_term`, if any.
+    pub voted_for: Option<usize>,
+    /// The log, with the snapshot offset of Figure 13.
+    pub log: Log,
+
+    // Volatile state on all servers (Figure 2).
+    /// Index of the highest log entry known to be committed.
+    pub commit_index: u64,
+    /// Index of the highest entry handed to the applier (it sends them on `apply_ch`).
+    pub last_applied: u64,
+
+    // Volatile state on leaders (Figure 2), reinitialized after election.
+    /// For each peer, index of the next log entry to send to it.
+    pub next_index: Vec<u64>,
+    /// For each peer, index of the highest entry known to be replicated on it.
+    pub match_index: Vec<u64>,
+
+    // Not in Figure 2: bookkeeping.
+    /// This peer's index in `peers`.
+    pub me: usize,
+    /// Follower, candidate or leader; written only by the `become_*_locked` functions.
+    pub role: Role,
+    /// When the election ticker starts an election unless something resets it first.
+    pub election_deadline: Instant,
+    /// Candidates: which peers granted their vote in `current_term`.
+    pub votes: Vec<bool>,
+    /// Leaders: whether an RPC to each peer is awaiting its reply (batches new entries).
+    pub in_flight: Vec<bool>,
+    /// Leaders: when each peer is next owed a heartbeat.
+    pub heartbeat_due: Vec<Instant>,
+    /// Leaders: the `leader_commit` last sent to each peer.
+    pub commit_sent: Vec<u64>,
+    /// The service's latest snapshot; saved again with every `persist_locked`.
+    pub snapshot: Vec<u8>,
+    /// An installed snapshot the applier has yet to hand to the service (PartD).
+    pub snapshot_pending: bool,
+    /// Set by `kill`; every thread exits when it sees it.
+    pub dead: bool,
+}
+
+impl RaftState {
+    /// The state of a peer that restored `log` and friends from its persister.
+    pub fn new(
+        me: usize,
+        peers: usize,
+        current_term: u64,
+        voted_for: Option<usize>,
+        log: Log,
+    ) -> RaftState {
+        let snapshot_index = log.last_included_index();
+        let now = Instant::now();
+        RaftState {
+            current_term,
+            voted_for,
+            log,
+            // The service restores the snapshot itself (`read_snapshot`), so it starts from there.
+            commit_index: snapshot_index,
+            last_applied: snapshot_index,
+            next_index: vec![0; peers],
+            match_index: vec![0; peers],
+            me,
+            role: Role::Follower,
+            election_deadline: now + random_election_timeout(),
+            votes: vec![false; peers],
+            in_flight: vec![false; peers],
+            heartbeat_due: vec![now; peers],
+            commit_sent: vec![0; peers],
+            snapshot: Vec::new(),
+            snapshot_pending: false,
+            dead: false,
+        }
+    }
+
+    /// The number of peers, this one included.
+    pub fn peers(&self) -> usize {
+        self.match_index.len()
+    }
+
+    /// Starts a fresh election timeout. Students' guide: reset it only when granting a vote, on
+    /// AppendEntries (or InstallSnapshot) from the current leader, and when starting an election.
+    pub fn reset_election_timer(&mut self) {
+        self.election_deadline = Instant::now() + random_election_timeout();
+    }
+}
+
+/// A fresh randomized election timeout (§5.2).
+pub(crate) fn random_election_timeout() -> Duration {
+    Duration::from_millis(rand::rng().random_range(ELECTION_TIMEOUT_MS))
+}
+
+impl Peer {
+    /// Rules for Servers, all servers (Figure 2, §5.1): if an RPC request or response contains
+    /// term T > `current_term`, set `current_term` = T and convert to follower. Called first thing
+    /// in every handler and every reply path; returns whether it stepped down to a newer term.
+    pub(crate) fn maybe_observe_term_locked(&self, st: &mut RaftState, term: u64) -> bool {
+        if term <= st.current_term {
+            return false;
+        }
+        rlog!(
+            TERM,
+            st,
+            "saw term {term}, stepping down from {:?}",
+            st.role
+        );
+        self.become_follower_locked(st, term);
+        true
+    }
+
+    /// Becomes a follower in `term` (at least `current_term`). A newer term clears the vote.
+    /// Does not reset the election timer (students' guide).
+    pub(crate) fn become_follower_locked(&self, st: &mut RaftState, term: u64) {
+        assert!(
+            term >= st.current_term,
+            "S{}: become_follower({term}) behind current term {}",
+            st.me,
+            st.current_term
+        );
+        let was = st.role;
+        st.role = Role::Follower;
+        if term > st.current_term {
+            st.current_term = term;
+            st.voted_for = None;
+            self.persist_locked(st);
+        }
+        if was == Role::Leader {
+            // Wake the replicators of the old term so they see it is over and exit.
+            self.replicate_wake.notify_all();
+        }
+    }
+
+    /// Rules for Servers, candidates (Figure 2, §5.2): on conversion to candidate, increment
+    /// `current_term`, vote for self, reset the election timer.
+    ///
+    /// # Panics
+    /// On an invalid transition: a leader never becomes a candidate.
+    pub(crate) fn become_candidate_locked(&self, st: &mut RaftState) {
+        assert!(
+            st.role != Role::Leader,
+            "S{}: invalid transition [leader -> candidate] in term {}",
+            st.me,
+            st.current_term
+        );
+        st.role = Role::Candidate;
+        st.current_term += 1;
+        st.voted_for = Some(st.me);
+        st.votes.fill(false);
+        st.votes[st.me] = true;
+        st.reset_election_timer();
+        self.persist_locked(st);
+    }
+
+    /// Becomes leader of `current_term`: reinitialize `next_index` and `match_index` (Figure 2)
+    /// and start one replicator per follower for this term.
+    ///
+    /// Not in the paper's §8: no no-op entry is appended on election, because the lab's tests
+    /// expect the indices of their own commands.
+    ///
+    /// # Panics
+    /// On an invalid transition: only a candidate becomes leader.
+    pub(crate) fn become_leader_locked(self: &Arc<Self>, st: &mut RaftState) {
+        assert!(
+            st.role == Role::Candidate,
+            "S{}: invalid transition [{:?} -> leader] in term {}",
+            st.me,
+            st.role,
+            st.current_term
+        );
+        st.role = Role::Leader;
+        let now = Instant::now();
+        let next = st.log.last_index() + 1;
+        st.next_index.fill(next);
+        st.match_index.fill(0);
+        st.in_flight.fill(false);
+        st.heartbeat_due.fill(now); // announce the new leader at once (§5.2)
+        st.commit_sent.fill(0);
+        rlog!(
+            LEAD,
+            st,
+            "won the election; log ends at {}",
+            st.log.last_index()
+        );
+        let term = st.current_term;
+        for to in (0..st.peers()).filter(|&to| to != st.me) {
+            let name = format!("raft{}-repl{to}-t{term}", st.me);
+            self.spawn_locked(st, name, move |peer| run_replicator(peer, term, to));
+        }
+    }
+}
