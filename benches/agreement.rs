@@ -1,0 +1,164 @@
+//! Agreement throughput and latency (PartB), and the cost of persisting (PartC), on a reliable
+//! labrpc network. Run with `cargo bench --bench agreement`.
+//!
+//! For 3 and 5 peers: one client calling `start` back to back, waiting for each command to be
+//! applied on the leader before the next; then 8 clients doing the same concurrently. Reports
+//! commits per second and the median and p99 latency from `start` to the leader's `apply_ch`.
+//! Then the cost of `start` on a one-peer cluster, where it is an append and a `persist_locked`
+//! of the whole log, for logs of 100, 1,000 and 10,000 entries of 100 bytes.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use raft::{ApplyMsg, Persister, Raft, crossbeam_channel};
+
+/// How far each peer has applied, with a condvar to wait for an index.
+#[derive(Default)]
+struct Applied {
+    upto: Mutex<Vec<u64>>,
+    cond: Condvar,
+}
+
+struct Cluster {
+    net: labrpc::Network,
+    rafts: Vec<Raft>,
+    applied: Arc<Applied>,
+}
+
+impl Cluster {
+    fn new(n: usize) -> Cluster {
+        let net = labrpc::Network::new();
+        let applied = Arc::new(Applied::default());
+        *applied.upto.lock() = vec![0; n];
+        let mut rafts = Vec::new();
+        for me in 0..n {
+            let ends = (0..n)
+                .map(|to| {
+                    let name = format!("{me}->{to}");
+                    let end = net.make_end(&name);
+                    net.connect(&name, &to.to_string());
+                    net.enable(&name, true);
+                    end
+                })
+                .collect();
+            let (tx, rx) = crossbeam_channel::bounded(0);
+            let rf = Raft::make(ends, me, Arc::new(Persister::new()), tx);
+            let server = labrpc::Server::new();
+            server.add_service(rf.service());
+            net.add_server(&me.to_string(), server);
+            let applied = Arc::clone(&applied);
+            thread::spawn(move || {
+                for msg in rx {
+                    if let ApplyMsg::Command { index, .. } = msg {
+                        applied.upto.lock()[me] = index;
+                        applied.cond.notify_all();
+                    }
+                }
+            });
+            rafts.push(rf);
+        }
+        Cluster { net, rafts, applied }
+    }
+
+    fn leader(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(leader) = (0..self.rafts.len()).find(|&i| self.rafts[i].get_state().1) {
+                return leader;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no leader within 10 s");
+    }
+
+    /// Starts one command on `leader` and waits until the leader has applied it.
+    fn agree(&self, leader: usize, command: Vec<u8>) -> Duration {
+        let t0 = Instant::now();
+        let (index, _, ok) = self.rafts[leader].start(command);
+        assert!(ok, "the leader lost its leadership during the benchmark");
+        let mut upto = self.applied.upto.lock();
+        while upto[leader] < index {
+            self.applied.cond.wait(&mut upto);
+        }
+        t0.elapsed()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for rf in &self.rafts {
+            rf.kill();
+        }
+        self.net.cleanup();
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn report(label: &str, latencies: &mut [Duration], elapsed: Duration) {
+    latencies.sort_unstable();
+    println!(
+        "{label:<28} {:>9.0} commits/s   median {:>7.1} µs   p99 {:>7.1} µs",
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(latencies, 0.5).as_secs_f64() * 1e6,
+        percentile(latencies, 0.99).as_secs_f64() * 1e6,
+    );
+}
+
+fn agreement(peers: usize, clients: usize, per_client: usize) {
+    let cluster = Cluster::new(peers);
+    let leader = cluster.leader();
+    let t0 = Instant::now();
+    let mut latencies: Vec<Duration> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients)
+            .map(|c| {
+                let cluster = &cluster;
+                scope.spawn(move || {
+                    (0..per_client)
+                        .map(|i| cluster.agree(leader, labgob::encode(&(c as u64, i as u64))))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("client thread"))
+            .collect()
+    });
+    let label = format!("{peers} peers, {clients} client(s)");
+    report(&label, &mut latencies, t0.elapsed());
+}
+
+fn persist_cost() {
+    for entries in [100usize, 1_000, 10_000] {
+        let cluster = Cluster::new(1);
+        let command = vec![7u8; 100];
+        for _ in 0..entries {
+            cluster.agree(0, command.clone());
+        }
+        let samples = 200;
+        let t0 = Instant::now();
+        for _ in 0..samples {
+            cluster.agree(0, command.clone());
+        }
+        println!(
+            "start + persist, log of {entries:>6} entries: {:>8.1} µs per call",
+            t0.elapsed().as_secs_f64() * 1e6 / samples as f64
+        );
+    }
+}
+
+fn main() {
+    println!("agreement on a reliable labrpc network (latency: start -> leader's apply_ch)");
+    for peers in [3, 5] {
+        agreement(peers, 1, 2_000);
+        agreement(peers, 8, 500);
+    }
+    println!();
+    println!("persist_locked cost: start() on a one-peer cluster re-encodes and saves the whole log");
+    persist_cost();
+}
