@@ -136,6 +136,7 @@ fn agreement(peers: usize, clients: usize, per_client: usize) {
 fn persist_cost() {
     for entries in [100usize, 1_000, 10_000] {
         let cluster = Cluster::new(1);
+        cluster.leader();
         let command = vec![7u8; 100];
         for _ in 0..entries {
             cluster.agree(0, command.clone());
