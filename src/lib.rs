@@ -36,6 +36,7 @@
 //! backend) is installed. The line format is described in [`logging`].
 
 mod apply;
+mod deadlock;
 mod election;
 mod log;
 pub mod logging;

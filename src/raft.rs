@@ -86,6 +86,7 @@ impl Raft {
         apply_ch: Sender<ApplyMsg>,
     ) -> Raft {
         assert!(me < peers.len(), "make: me={me} but {} peers", peers.len());
+        crate::deadlock::start_checker();
         let saved = persister.read_raft_state();
         let restored = decode_state(&saved, peers.len()).unwrap_or_else(|err| {
             panic!(
