@@ -59,7 +59,11 @@ impl Cluster {
             });
             rafts.push(rf);
         }
-        Cluster { net, rafts, applied }
+        Cluster {
+            net,
+            rafts,
+            applied,
+        }
     }
 
     fn leader(&self) -> usize {
@@ -160,6 +164,8 @@ fn main() {
         agreement(peers, 8, 500);
     }
     println!();
-    println!("persist_locked cost: start() on a one-peer cluster re-encodes and saves the whole log");
+    println!(
+        "persist_locked cost: start() on a one-peer cluster re-encodes and saves the whole log"
+    );
     persist_cost();
 }
