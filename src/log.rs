@@ -277,10 +277,13 @@ mod tests {
         log.entries_from(2);
     }
 
+    /// (log terms, prev_log_index, new entry terms, expected log terms, changed)
+    type MergeCase = (&'static [u64], u64, &'static [u64], &'static [u64], bool);
+
     /// AppendEntries receiver steps 3-4: a table of (log, prev, new entries) -> resulting log.
     #[test]
     fn merge_truncates_only_on_conflict() {
-        let cases: &[(&[u64], u64, &[u64], &[u64], bool)] = &[
+        let cases: &[MergeCase] = &[
             // (log terms, prev_log_index, new entry terms, expected log terms, changed)
             (&[], 0, &[1, 1], &[1, 1], true),
             (&[1, 1], 2, &[1], &[1, 1, 1], true),
