@@ -82,6 +82,11 @@ pub fn rand_int(n: u64) -> u64 {
     rand::rng().random_range(0..n)
 }
 
+/// A random non-negative command, as Go's `rand.Int()`.
+pub fn rand_cmd() -> i64 {
+    rand::rng().random_range(0..i64::MAX)
+}
+
 /// Logs a harness line in the project's format, `<ms> TEST <message>`.
 macro_rules! tlog {
     ($($arg:tt)+) => {
