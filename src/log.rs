@@ -17,6 +17,7 @@ pub struct Entry {
     /// Term in which the leader received the command.
     pub term: u64,
     /// The service's command, opaque to Raft.
+    #[serde(with = "labgob::bytes")]
     pub command: Vec<u8>,
 }
 

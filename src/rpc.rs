@@ -80,6 +80,7 @@ pub struct InstallSnapshotArgs {
     /// Term of `last_included_index`.
     pub last_included_term: u64,
     /// The snapshot, as the service produced it.
+    #[serde(with = "labgob::bytes")]
     pub data: Vec<u8>,
 }
 
