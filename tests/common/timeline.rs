@@ -117,7 +117,8 @@ impl Timeline {
             .push((now, text.into()));
     }
 
-    /// Writes the timeline of test `test` to `target/timelines/<test>.html` and returns the path.
+    /// Writes the timeline of test `test` to `target/timelines/<test>.html` (and the picture alone
+    /// to `<test>.svg`) and returns the HTML file's path.
     pub fn write(&self, test: &str, outcome: &str) -> std::io::Result<PathBuf> {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
@@ -136,6 +137,10 @@ impl Timeline {
             .collect();
         let path = dir.join(format!("{file}.html"));
         std::fs::write(&path, self.render(test, outcome))?;
+        // The picture alone too, for embedding (the README's example is one).
+        let end = self.now().max(1);
+        let svg = render_svg(&self.record.lock().expect("timeline lock"), end);
+        std::fs::write(dir.join(format!("{file}.svg")), svg)?;
         Ok(path)
     }
 
@@ -265,11 +270,11 @@ fn stretch(x0: f64, x1: f64, y: f64, from: u64, to: u64, s: PeerState) -> String
     } else {
         (y + 10.0, LANE - 20.0)
     };
-    let hue = (s.term * 67) % 360;
+    let fill = term_color(s.term);
     let opacity = if s.connected { 1.0 } else { 0.35 };
     let mut out = format!(
         "<rect x=\"{x0:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" \
-         fill=\"hsl({hue},60%,60%)\" fill-opacity=\"{opacity}\"{}><title>{tip}</title></rect>\n",
+         fill=\"{fill}\" fill-opacity=\"{opacity}\"{}><title>{tip}</title></rect>\n",
         if s.leader { " stroke=\"#333\"" } else { "" }
     );
     if w > 24.0 {
@@ -283,6 +288,25 @@ fn stretch(x0: f64, x1: f64, y: f64, from: u64, to: u64, s: PeerState) -> String
         );
     }
     out
+}
+
+/// A colour per term: hues 67 degrees apart, as `#rrggbb` (HSL saturation 60%, lightness 60%).
+fn term_color(term: u64) -> String {
+    let h = ((term * 67) % 360) as f64 / 60.0;
+    let (l, s) = (0.6, 0.6);
+    let c = (1.0 - (2.0 * l - 1.0_f64).abs()) * s;
+    let x = c * (1.0 - (h % 2.0 - 1.0).abs());
+    let (r, g, b) = match h as u64 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let byte = |v: f64| ((v + m) * 255.0).round() as u8;
+    format!("#{:02x}{:02x}{:02x}", byte(r), byte(g), byte(b))
 }
 
 fn escape(text: &str) -> String {
