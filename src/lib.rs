@@ -51,4 +51,4 @@ mod state;
 pub use crossbeam_channel;
 pub use logging::init_logging;
 pub use persister::Persister;
-pub use raft::{ApplyMsg, Raft};
+pub use raft::{ApplyMsg, Raft, Status};

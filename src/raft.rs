@@ -45,6 +45,22 @@ pub enum ApplyMsg {
     },
 }
 
+/// A peer's state at one moment, for displays and debugging tools (not part of the lab's API;
+/// the tests use only [`Raft::get_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// `current_term`.
+    pub term: u64,
+    /// `"follower"`, `"candidate"` or `"leader"`.
+    pub role: &'static str,
+    /// Index of the last entry in the log (or of the snapshot, if the log is empty).
+    pub last_log_index: u64,
+    /// `commit_index`.
+    pub commit_index: u64,
+    /// The last index the snapshot covers (0 without one).
+    pub snapshot_index: u64,
+}
+
 /// A handle on one Raft peer. Clones share the peer.
 #[derive(Clone)]
 pub struct Raft {
@@ -173,6 +189,22 @@ impl Raft {
     pub fn get_state(&self) -> (u64, bool) {
         let st = self.peer.state.lock();
         (st.current_term, st.role == Role::Leader && !st.dead)
+    }
+
+    /// The peer's term, role, log length, commit index and snapshot index, taken together.
+    pub fn status(&self) -> Status {
+        let st = self.peer.state.lock();
+        Status {
+            term: st.current_term,
+            role: match st.role {
+                Role::Follower => "follower",
+                Role::Candidate => "candidate",
+                Role::Leader => "leader",
+            },
+            last_log_index: st.log.last_index(),
+            commit_index: st.commit_index,
+            snapshot_index: st.log.last_included_index(),
+        }
     }
 
     /// The service has applied everything through `index` and `snapshot` captures it: discard the
