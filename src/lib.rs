@@ -20,6 +20,9 @@
 //! 8. `snapshot.rs` (PartD): `snapshot()` and InstallSnapshot.
 //! 9. `raft.rs`: the handle that ties them together, `make` and `kill`.
 //!
+//! Diagrams of the roles, the threads, the path of a command and the log are in the
+//! repository's `assets/` folder and its README.
+//!
 //! # Threads of one peer
 //! | thread | lifetime | woken by | exits on `kill` |
 //! |---|---|---|---|
