@@ -37,7 +37,11 @@ pub(crate) fn run_election_ticker(peer: Arc<Peer>) {
         } else if now >= st.election_deadline {
             // Rules for Servers, followers and candidates (Figure 2): if the election timeout
             // elapses without hearing from a leader or granting a vote, start an election.
+            // solution: begin PartA
             peer.start_election_locked(&mut st);
+            // solution: stub
+            // st.reset_election_timer();
+            // solution: end
         }
         let deadline = st.election_deadline;
         peer.election_wake.wait_until(&mut st, deadline);
@@ -132,6 +136,7 @@ impl Peer {
             term: st.current_term,
             vote_granted: false,
         };
+        // solution: begin PartA
         let candidate = args.candidate_id;
         // Receiver step 1: reply false if term < current_term (§5.1).
         if args.term < st.current_term {
@@ -171,6 +176,10 @@ impl Peer {
         rlog!(VOTE, st, "granted vote to S{candidate}");
         reply.vote_granted = true;
         reply
+        // solution: stub
+        // let _ = (args, &mut st);
+        // reply
+        // solution: end
     }
 }
 

@@ -33,11 +33,16 @@ pub(crate) fn leader_commit_index(
     commit_index: u64,
     majority_index: u64,
 ) -> u64 {
+    // solution: begin PartB
     if majority_index > commit_index && log.term_at(majority_index) == Some(current_term) {
         majority_index
     } else {
         commit_index
     }
+    // solution: stub
+    // let _ = (log, current_term, majority_index);
+    // commit_index
+    // solution: end
 }
 
 /// Fast backup, leader side (the course's rule for XTerm, XIndex and XLen): where to retry after a
@@ -222,6 +227,7 @@ impl Peer {
         }
         self.accept_leader_locked(&mut st, args.leader_id);
 
+        // solution: begin PartB
         let (prev_index, prev_term) = (args.prev_log_index, args.prev_log_term);
         // Not in Figure 2: prev_log_index lies inside our snapshot, where terms are gone. Those
         // entries are committed, so ask the leader to continue after the snapshot.
@@ -282,6 +288,10 @@ impl Peer {
             self.apply_wake.notify_one();
         }
         reply.success = true;
+        // solution: stub
+        // let _ = args;
+        // reply.success = true;
+        // solution: end
         reply
     }
 

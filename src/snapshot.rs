@@ -20,6 +20,7 @@ impl Peer {
         if st.dead {
             return;
         }
+        // solution: begin PartD
         if index <= st.log.last_included_index() || index > st.last_applied {
             rlog!(
                 SNAP,
@@ -39,6 +40,9 @@ impl Peer {
             "snapshot ..={index}; log ends at {}",
             st.log.last_index()
         );
+        // solution: stub
+        // let _ = (index, data);
+        // solution: end
     }
 
     /// Sends the whole snapshot to `to`, which needs entries the log no longer holds.
@@ -116,6 +120,7 @@ impl Peer {
             return reply;
         }
         self.accept_leader_locked(&mut st, args.leader_id);
+        // solution: begin PartD
         // Not in Figure 13: a snapshot that ends at or before our commit index adds nothing (the
         // log already holds those entries, or a newer snapshot does); installing it would move
         // the service backwards.
@@ -147,6 +152,9 @@ impl Peer {
             args.last_included_index,
             args.leader_id
         );
+        // solution: stub
+        // let _ = args;
+        // solution: end
         reply
     }
 }

@@ -5,8 +5,10 @@
 //!   the runs that failed (`stress.rs`).
 //! - `cargo xtask logs [FILE|-] [-c N] [--just TOPICS] [--ignore TOPICS] [--no-color]` lays a
 //!   Raft log out by peer, in colour (`logs.rs`).
+//! - `cargo xtask skeleton --out DIR [--from PART]` writes the student skeleton (`skeleton.rs`).
 
 mod logs;
+mod skeleton;
 mod stats;
 mod stress;
 
@@ -20,13 +22,17 @@ usage:
       output of failed runs as DIR/<test>_<run>.log (default DIR: target/stress).
   cargo xtask logs [FILE|-] [-c COLUMNS] [--just TOPICS] [--ignore TOPICS] [--no-color]
       Pretty-prints a Raft log (a kept log, or `cargo test NAME -- --nocapture` piped in):
-      one column per peer, a colour per topic; TOPICS is comma-separated (VOTE,LEAD,...).";
+      one column per peer, a colour per topic; TOPICS is comma-separated (VOTE,LEAD,...).
+  cargo xtask skeleton --out DIR [--from PART]
+      Writes the student skeleton to DIR: the project with the solution regions of PART
+      (A-D, default A) and later parts replaced by `// Your code here (PartX).`";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("stress") => stress::Options::parse(&args[1..]).and_then(stress::run),
         Some("logs") => logs::Options::parse(&args[1..]).and_then(logs::run),
+        Some("skeleton") => skeleton::Options::parse(&args[1..]).and_then(skeleton::run),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
