@@ -1,5 +1,6 @@
 //! Go labrpc's `TestBenchmark` as a benchmark: 100,000 sequential RPCs on one end (Go's
-//! comment: 22 µs per RPC on a 2016 laptop), then the same load spread over 4 concurrent ends.
+//! comment: 22 µs per RPC on a 2016 laptop), then the same load spread over 8 concurrent
+//! callers, each on its own end.
 //!
 //! Run with `cargo bench -p labrpc`.
 
@@ -40,7 +41,7 @@ fn main() {
         took.as_secs_f64() * 1e6 / RPCS as f64
     );
 
-    let clients = 4;
+    let clients = 8;
     let ends: Vec<_> = (0..clients)
         .map(|i| connected_end(&format!("end{i}")))
         .collect();

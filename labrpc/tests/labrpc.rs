@@ -413,6 +413,26 @@ fn a_replaced_server_gets_no_reply_through() {
 }
 
 #[test]
+fn a_sleeping_handler_never_delays_other_calls_on_the_same_end() {
+    let (net, _js) = junk_network("s");
+    let end = enabled_end(&net, "e", "s");
+    let sleeper = end.clone();
+    thread::spawn(move || sleeper.call::<i64, i64>("JunkServer.Handler3", &1));
+    thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    for i in 0..10i64 {
+        let reply: Option<String> = end.call("JunkServer.Handler2", &i);
+        assert_eq!(reply, Some(format!("handler2-{i}")));
+    }
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "10 calls took {took:?} beside a sleeping handler"
+    );
+    net.cleanup();
+}
+
+#[test]
 fn a_disabled_end_gets_no_reply_and_total_count_counts_it() {
     let (net, js) = junk_network("s");
     let end = net.make_end("e");

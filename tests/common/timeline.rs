@@ -117,30 +117,37 @@ impl Timeline {
             .push((now, text.into()));
     }
 
-    /// Writes the timeline of test `test` to `target/timelines/<test>.html` (and the picture alone
-    /// to `<test>.svg`) and returns the HTML file's path.
+    /// Writes the timeline of test `test` to `target/timelines/<test>.html`, or to the path in
+    /// `RAFT_TIMELINE_PATH`, with the picture alone beside it (`.svg`); returns the HTML's path.
     pub fn write(&self, test: &str, outcome: &str) -> std::io::Result<PathBuf> {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-        let dir = target.join("timelines");
-        std::fs::create_dir_all(&dir)?;
-        let file: String = test
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let path = dir.join(format!("{file}.html"));
+        // The stress runner names each run's timeline itself.
+        let path = match std::env::var_os("RAFT_TIMELINE_PATH") {
+            Some(path) => PathBuf::from(path),
+            None => {
+                let target = std::env::var_os("CARGO_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+                let file: String = test
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                target.join("timelines").join(format!("{file}.html"))
+            }
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::write(&path, self.render(test, outcome))?;
         // The picture alone too, for embedding (the README's example is one).
         let end = self.now().max(1);
         let svg = render_svg(&self.record.lock().expect("timeline lock"), end);
-        std::fs::write(dir.join(format!("{file}.svg")), svg)?;
+        std::fs::write(path.with_extension("svg"), svg)?;
         Ok(path)
     }
 

@@ -171,14 +171,23 @@ pub fn run(o: Options) -> Result<ExitCode, String> {
             } else {
                 "failed"
             };
+            let timeline = timeline_of(&outcome.log);
+            let timeline = if timeline.exists() {
+                format!(", timeline {}", timeline.display())
+            } else {
+                String::new()
+            };
             progress.println(&format!(
-                "{} run {} {why}: {}{seed}",
+                "{} run {} {why}: {}{timeline}{seed}",
                 tests[outcome.test].name,
                 outcome.run,
                 outcome.log.display()
             ));
         } else if !options.keep_all {
-            let _ = std::fs::remove_file(&outcome.log);
+            let timeline = timeline_of(&outcome.log);
+            for file in [&outcome.log, &timeline, &timeline.with_extension("svg")] {
+                let _ = std::fs::remove_file(file);
+            }
         }
         progress.update(outcome.test, stat, outcome.passed);
     }
@@ -272,6 +281,7 @@ fn run_one(test: &TestCase, job: &Job, o: &Options, children: &Mutex<Vec<u32>>) 
     let mut cmd = Command::new(&test.binary);
     cmd.args(["--exact", &test.name, "--nocapture", "--test-threads=1"])
         .env("RUST_BACKTRACE", "1")
+        .env("RAFT_TIMELINE_PATH", timeline_of(&log))
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr);
@@ -305,6 +315,11 @@ fn run_one(test: &TestCase, job: &Job, o: &Options, children: &Mutex<Vec<u32>>) 
     outcome.took = t0.elapsed();
     outcome.passed = status.is_some_and(|s| s.success());
     outcome
+}
+
+/// Where the harness writes a run's timeline (if the run fails): beside its log.
+fn timeline_of(log: &Path) -> PathBuf {
+    log.with_extension("timeline.html")
 }
 
 fn kill(pid: u32) {
