@@ -131,7 +131,7 @@ pub struct Config {
     peers: Arc<Mutex<Peers>>,
     logs: Arc<Mutex<Logs>>,
     begin: Mutex<Option<Begin>>,
-    finished: Arc<AtomicBool>,
+    finished: AtomicBool,
     timeline: Arc<Timeline>,
     /// Dropped at cleanup, which stops the watchdog and the sampler.
     stop: Mutex<Option<Sender<()>>>,
@@ -164,7 +164,7 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
             max_index: 0,
         })),
         begin: Mutex::new(None),
-        finished: Arc::new(AtomicBool::new(false)),
+        finished: AtomicBool::new(false),
         timeline: Arc::new(Timeline::new(n)),
         stop: Mutex::new(Some(stop_tx)),
         sampler: Mutex::new(None),
