@@ -12,6 +12,7 @@
 //! Where Go dies at once (`log.Fatalf` in an applier), this harness records the error and the
 //! next harness call panics with it; an applier error found at the end fails the test too. A
 //! test that runs past 120 s is ended by a watchdog that exits the process, so CI cannot hang.
+//! The appliers live in `applier.rs`, the failure timeline in `timeline.rs`.
 //! When a test fails, the harness prints the seed of the network's random source and writes a
 //! timeline of the run (see [`timeline`]); `RAFT_TIMELINE=1` writes one for passing tests too.
 
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use raft::crossbeam_channel::{self, Receiver, RecvTimeoutError, Sender};
-use raft::{ApplyMsg, Persister, Raft};
+use raft::{Persister, Raft};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -94,16 +95,20 @@ macro_rules! tlog {
     };
 }
 
+mod applier;
+
+use applier::{Applier, ingest_snap};
+
 /// What the appliers share with the harness (Go's fields under `cfg.mu`).
-struct Logs {
+pub(crate) struct Logs {
     /// Per peer: the committed commands it applied, by index (Go's `logs`).
-    logs: Vec<HashMap<u64, Cmd>>,
+    pub(crate) logs: Vec<HashMap<u64, Cmd>>,
     /// Per peer: the last index applied (Go's `lastApplied`; the snapshot applier's check).
-    last_applied: Vec<u64>,
+    pub(crate) last_applied: Vec<u64>,
     /// Per peer: the first apply error, if any (Go's `applyErr`).
-    apply_err: Vec<Option<String>>,
+    pub(crate) apply_err: Vec<Option<String>>,
     /// The highest index applied anywhere (Go's `maxIndex`).
-    max_index: u64,
+    pub(crate) max_index: u64,
 }
 
 /// The peers and the wiring, changed by crashes, restarts and partitions.
@@ -622,118 +627,5 @@ impl Drop for Config {
         if !failed {
             self.check_apply_errors();
         }
-    }
-}
-
-/// The snapshot the snapshot applier hands to `Raft::snapshot`: the index and the tester's log
-/// up to it (entry 0 empty), as Go's applierSnap encodes them.
-type SnapshotData = (u64, Vec<Option<Cmd>>);
-
-/// Go's `ingestSnap`: replace peer `i`'s tester log by the snapshot's. `index` is the index the
-/// snapshot was delivered with, if it came on `apply_ch`.
-fn ingest_snap(
-    logs: &mut Logs,
-    i: usize,
-    snapshot: &[u8],
-    index: Option<u64>,
-) -> Result<(), String> {
-    let (last_included_index, xlog): SnapshotData =
-        labgob::decode(snapshot).map_err(|e| format!("server {i} snapshot decode error: {e}"))?;
-    if index.is_some_and(|index| index != last_included_index) {
-        return Err(format!("server {i} snapshot doesn't match m.SnapshotIndex"));
-    }
-    logs.logs[i] = xlog
-        .into_iter()
-        .enumerate()
-        .filter_map(|(j, cmd)| cmd.map(|cmd| (j as u64, cmd)))
-        .collect();
-    logs.last_applied[i] = last_included_index;
-    Ok(())
-}
-
-/// Reads one peer's `apply_ch` (Go's `applier` and `applierSnap`).
-struct Applier {
-    me: usize,
-    logs: Arc<Mutex<Logs>>,
-    timeline: Arc<Timeline>,
-    rf: Raft,
-}
-
-impl Applier {
-    /// Runs until the peer is killed (its applier drops the channel's sender).
-    fn run(self, apply_ch: Receiver<ApplyMsg>, with_snapshots: bool) {
-        for msg in apply_ch {
-            let result = match msg {
-                ApplyMsg::Command { command, index, .. } => {
-                    self.apply(&command, index, with_snapshots)
-                }
-                ApplyMsg::Snapshot {
-                    snapshot, index, ..
-                } if with_snapshots => {
-                    ingest_snap(&mut self.logs.lock(), self.me, &snapshot, Some(index))
-                }
-                ApplyMsg::Snapshot { .. } => Ok(()),
-            };
-            if let Err(err) = result {
-                // Go calls log.Fatalf here; the next harness call fails the test instead.
-                // Keep reading, so that Raft does not block.
-                eprintln!("apply error: {err}");
-                tlog!("apply error: {err}");
-                let mut logs = self.logs.lock();
-                logs.apply_err[self.me].get_or_insert(err);
-            }
-        }
-    }
-
-    /// One committed command: Go's checks (`checkLogs`), then a snapshot every ten commands if
-    /// this is the snapshot applier.
-    fn apply(&self, command: &[u8], index: u64, with_snapshots: bool) -> Result<(), String> {
-        let i = self.me;
-        let cmd: Cmd = labgob::decode(command)
-            .map_err(|e| format!("server {i} applied an undecodable command at {index}: {e}"))?;
-        let snapshot = {
-            let mut logs = self.logs.lock();
-            if with_snapshots && index != logs.last_applied[i] + 1 {
-                return Err(format!(
-                    "server {i} apply out of order, expected index {}, got {index}",
-                    logs.last_applied[i] + 1
-                ));
-            }
-            let mut err = None;
-            for (j, log) in logs.logs.iter().enumerate() {
-                if let Some(old) = log.get(&index)
-                    && *old != cmd
-                {
-                    // Some server has already committed a different value for this entry!
-                    err = Some(format!(
-                        "commit index={index} server={i} {cmd} != server={j} {old}"
-                    ));
-                }
-            }
-            let prev_ok = logs.logs[i].contains_key(&(index - 1));
-            logs.logs[i].insert(index, cmd);
-            if index > logs.max_index {
-                logs.max_index = index;
-                self.timeline.committed(index);
-            }
-            logs.last_applied[i] = index;
-            if let Some(err) = err {
-                return Err(err);
-            }
-            if index > 1 && !prev_ok {
-                return Err(format!("server {i} apply out of order {index}"));
-            }
-            (with_snapshots && (index + 1).is_multiple_of(SNAPSHOT_INTERVAL)).then(|| {
-                let xlog: Vec<Option<Cmd>> =
-                    (0..=index).map(|j| logs.logs[i].get(&j).cloned()).collect();
-                labgob::encode(&(index, xlog))
-            })
-        };
-        // Outside the lock, from the thread that reads apply_ch, as Go's applierSnap does:
-        // a Raft that holds its lock while sending on apply_ch deadlocks here.
-        if let Some(snapshot) = snapshot {
-            self.rf.snapshot(index, snapshot);
-        }
-        Ok(())
     }
 }
