@@ -197,7 +197,7 @@ impl Network {
     }
 
     /// Shuts the network down: new calls return `None` at once, and calls waiting out a
-    /// simulated delay or a handler return `None` now.
+    /// simulated delay return `None` now (those waiting on a handler within 100 ms).
     ///
     /// Not in Go (which has a garbage collector): it also drops the servers, breaking the
     /// reference cycle peer → its ends → network → server → service → peer.
@@ -294,16 +294,16 @@ impl Network {
             let _ = reply_tx.send(reply);
         });
         let reply = loop {
-            crossbeam_channel::select! {
-                recv(reply_rx) -> reply => match reply.expect("the handler job always replies") {
-                    Ok(reply) => break reply,
-                    Err(panic) => panic::resume_unwind(panic),
-                },
-                recv(self.inner.done_rx) -> _ => return None,
-                default(DEAD_SERVER_POLL) => {
-                    if self.is_server_dead(end_name, &route) {
+            match reply_rx.recv_timeout(DEAD_SERVER_POLL) {
+                Ok(Ok(reply)) => break reply,
+                Ok(Err(panic)) => panic::resume_unwind(panic),
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.is_cleaned_up() || self.is_server_dead(end_name, &route) {
                         return None;
                     }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    unreachable!("the handler job always replies")
                 }
             }
         };
