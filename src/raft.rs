@@ -294,3 +294,39 @@ fn spawn_aborting(
         })
         .expect("the OS refused to start a thread")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ends(net: &labrpc::Network, n: usize) -> Vec<ClientEnd> {
+        (0..n).map(|j| net.make_end(&format!("end-{j}"))).collect()
+    }
+
+    /// PartC: a peer never starts empty from state it cannot read; it could vote twice in a term.
+    #[test]
+    #[should_panic(expected = "persisted Raft state (5 bytes) is corrupt")]
+    fn make_panics_on_corrupt_state() {
+        let net = labrpc::Network::new();
+        let persister = Persister::new();
+        persister.save(vec![1, 2, 3, 4, 5], Vec::new());
+        let (tx, _rx) = crossbeam_channel::bounded(0);
+        Raft::make(ends(&net, 3), 0, Arc::new(persister), tx);
+    }
+
+    /// `kill` is prompt, joins the peer's threads, and may be repeated; afterwards the peer
+    /// refuses commands.
+    #[test]
+    fn kill_is_prompt_and_idempotent() {
+        let net = labrpc::Network::new();
+        let (tx, _rx) = crossbeam_channel::bounded(0);
+        let rf = Raft::make(ends(&net, 1), 0, Arc::new(Persister::new()), tx);
+        let t0 = std::time::Instant::now();
+        rf.kill();
+        rf.kill();
+        assert!(t0.elapsed() < std::time::Duration::from_secs(1));
+        assert!(rf.peer.threads.lock().is_empty());
+        assert!(!rf.start(vec![1]).2);
+        net.cleanup();
+    }
+}
