@@ -1,5 +1,7 @@
-//! What the stress runner knows about one test: runs, failures, and how long runs took.
+//! What the stress runner knows about each test (runs, failures, how long runs took), and the
+//! table it closes with: Test | Failed | Total | Time (mean ± sd).
 
+use std::fmt::Write;
 use std::time::Duration;
 
 #[derive(Default, Clone)]
@@ -39,6 +41,27 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// The closing table, one row per test, times in seconds.
+pub fn table(names: &[&str], stats: &[TestStats]) -> String {
+    const TIME: &str = "Time (mean ± sd)";
+    let width = names.iter().map(|n| n.len()).chain([4]).max().unwrap_or(4);
+    let time_width = TIME.chars().count();
+    let mut out = format!(
+        "{:<width$}  {:>6}  {:>5}  {:>time_width$}\n",
+        "Test", "Failed", "Total", TIME
+    );
+    for (name, s) in names.iter().zip(stats) {
+        let (mean, sd) = s.mean_sd();
+        let time = format!("{mean:.2} ± {sd:.2} s");
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {:>6}  {:>5}  {time:>time_width$}",
+            s.failed, s.done
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +81,24 @@ mod tests {
         s.record(Duration::from_secs(1), true);
         s.record(Duration::from_secs(3), false);
         assert_eq!((s.done, s.failed), (2, 1));
-        assert_eq!(s.mean_sd().0, 2.0);
+        let (mean, sd) = s.mean_sd();
+        assert_eq!(mean, 2.0);
+        assert!((sd - 2f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn table_has_a_row_per_test() {
+        let mut a = TestStats::default();
+        a.record(Duration::from_millis(1500), true);
+        a.record(Duration::from_millis(2500), false);
+        let mut b = TestStats::default();
+        b.record(Duration::from_secs(2), true);
+        let table = table(&["re_election_part_a", "b"], &[a, b]);
+        let expected = "\
+Test                Failed  Total  Time (mean ± sd)
+re_election_part_a       1      2     2.00 ± 0.71 s
+b                        0      1     2.00 ± 0.00 s
+";
+        assert_eq!(table, expected);
     }
 }
