@@ -290,8 +290,10 @@ fn internal_churn(unreliable: bool) {
                     for to in [10, 20, 50, 100, 200] {
                         let (nd, committed) = cfg.n_committed(index);
                         if nd > 0 {
-                            if committed == Some(Cmd::Int(x)) {
-                                values.push(x);
+                            match committed {
+                                Some(Cmd::Int(xx)) if xx == x => values.push(x),
+                                Some(Cmd::Int(_)) => {}
+                                _ => panic!("wrong command type"),
                             }
                             break;
                         }

@@ -39,6 +39,9 @@ pub(crate) fn ingest_snap(
 /// Reads one peer's `apply_ch` (Go's `applier` and `applierSnap`).
 pub(crate) struct Applier {
     pub(crate) me: usize,
+    /// Which start of peer `me` this applier serves (`Logs::generation`): once the peer is
+    /// restarted, a message this one still holds must not touch the new instance's records.
+    pub(crate) generation: u64,
     pub(crate) logs: Arc<Mutex<Logs>>,
     pub(crate) timeline: Arc<Timeline>,
     pub(crate) rf: Raft,
@@ -47,7 +50,12 @@ pub(crate) struct Applier {
 impl Applier {
     /// Runs until the peer is killed (its applier drops the channel's sender).
     pub(crate) fn run(self, apply_ch: Receiver<ApplyMsg>, with_snapshots: bool) {
+        let mut failed = false;
         for msg in apply_ch {
+            if failed {
+                // Go's process is dead by now; keep reading, so that Raft does not block.
+                continue;
+            }
             let result = match msg {
                 ApplyMsg::Command { command, index, .. } => {
                     self.apply(&command, index, with_snapshots)
@@ -55,17 +63,22 @@ impl Applier {
                 ApplyMsg::Snapshot {
                     snapshot, index, ..
                 } if with_snapshots => {
-                    ingest_snap(&mut self.logs.lock(), self.me, &snapshot, Some(index))
+                    let mut logs = self.logs.lock();
+                    if logs.generation[self.me] != self.generation {
+                        continue;
+                    }
+                    ingest_snap(&mut logs, self.me, &snapshot, Some(index))
                 }
                 ApplyMsg::Snapshot { .. } => Ok(()),
             };
             if let Err(err) = result {
-                // Go calls log.Fatalf here; the next harness call fails the test instead.
-                // Keep reading, so that Raft does not block.
+                // Go calls log.Fatalf here; the next harness call fails the test instead, and
+                // this applier records nothing more.
                 eprintln!("apply error: {err}");
                 tlog!("apply error: {err}");
                 let mut logs = self.logs.lock();
                 logs.apply_err[self.me].get_or_insert(err);
+                failed = true;
             }
         }
     }
@@ -78,6 +91,10 @@ impl Applier {
             .map_err(|e| format!("server {i} applied an undecodable command at {index}: {e}"))?;
         let snapshot = {
             let mut logs = self.logs.lock();
+            if logs.generation[i] != self.generation {
+                // The peer was restarted while we held this message: it is not the new one's.
+                return Ok(());
+            }
             if with_snapshots && index != logs.last_applied[i] + 1 {
                 return Err(format!(
                     "server {i} apply out of order, expected index {}, got {index}",

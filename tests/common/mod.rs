@@ -109,6 +109,9 @@ pub(crate) struct Logs {
     pub(crate) apply_err: Vec<Option<String>>,
     /// The highest index applied anywhere (Go's `maxIndex`).
     pub(crate) max_index: u64,
+    /// Per peer: how many times `start1` has started it. Not in Go: a crashed instance's
+    /// applier may still hold one message, and must not record it over the restarted peer's.
+    pub(crate) generation: Vec<u64>,
 }
 
 /// The peers and the wiring, changed by crashes, restarts and partitions.
@@ -167,6 +170,7 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
             last_applied: vec![0; n],
             apply_err: vec![None; n],
             max_index: 0,
+            generation: vec![0; n],
         })),
         begin: Mutex::new(None),
         finished: AtomicBool::new(false),
@@ -269,8 +273,9 @@ impl Config {
             p.saved[i] = Arc::new(p.saved[i].copy());
             Arc::clone(&p.saved[i])
         };
-        {
+        let generation = {
             let mut logs = self.logs.lock();
+            logs.generation[i] += 1;
             logs.last_applied[i] = 0;
             let snapshot = persister.read_snapshot();
             if !snapshot.is_empty() {
@@ -279,11 +284,13 @@ impl Config {
                     panic!("{err}");
                 }
             }
-        }
+            logs.generation[i]
+        };
         let (apply_tx, apply_rx) = crossbeam_channel::bounded(0);
         let rf = Raft::make(ends, i, persister, apply_tx);
         let applier = Applier {
             me: i,
+            generation,
             logs: Arc::clone(&self.logs),
             timeline: Arc::clone(&self.timeline),
             rf: rf.clone(),
@@ -626,6 +633,7 @@ impl Drop for Config {
         }
         if !failed {
             self.check_apply_errors();
+            self.check_timeout();
         }
     }
 }
