@@ -21,6 +21,7 @@
 pub mod timeline;
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -178,7 +179,7 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
         stop: Mutex::new(Some(stop_tx)),
         sampler: Mutex::new(None),
     };
-    spawn_watchdog(stop_rx.clone(), cfg.net.seed());
+    spawn_watchdog(stop_rx.clone(), cfg.net.seed(), Arc::clone(&cfg.timeline));
     let sampler = spawn_sampler(Arc::clone(&cfg.peers), Arc::clone(&cfg.timeline), stop_rx);
     *cfg.sampler.lock() = Some(sampler);
     tlog!(
@@ -195,13 +196,24 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
 }
 
 /// Ends the process if the test runs past Go's 120 s limit: a hung test must not hang CI.
-fn spawn_watchdog(stop: Receiver<()>, seed: u64) {
+/// It writes to stderr directly: libtest captures `eprintln!` in the test's threads, and
+/// `exit` would throw that capture away unseen.
+fn spawn_watchdog(stop: Receiver<()>, seed: u64, timeline: Arc<Timeline>) {
+    let test = thread::current().name().unwrap_or("test").to_string();
     thread::Builder::new()
         .name("test-watchdog".into())
         .spawn(move || {
             if let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(TEST_TIME_LIMIT) {
-                eprintln!("test took longer than 120 seconds");
-                eprintln!("labrpc seed: {seed} (rerun with LABRPC_SEED={seed})");
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{test}: test took longer than 120 seconds");
+                let _ = writeln!(err, "labrpc seed: {seed} (rerun with LABRPC_SEED={seed})");
+                // Whatever happens while drawing the timeline, the process must still exit.
+                let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    timeline.write(&test, "TIMED OUT")
+                }));
+                if let Ok(Ok(path)) = written {
+                    let _ = writeln!(err, "timeline: {}", path.display());
+                }
                 std::process::exit(1);
             }
         })
@@ -399,16 +411,27 @@ impl Config {
 
     /// Panics with the first apply error any applier recorded (Go's appliers die at once).
     fn check_apply_errors(&self) {
-        let logs = self.logs.lock();
-        if let Some(err) = logs.apply_err.iter().flatten().next() {
-            panic!("apply error: {err}");
+        if let Some(err) = self.apply_error() {
+            panic!("{err}");
         }
     }
 
+    /// The first apply error any applier recorded, as the panic message.
+    fn apply_error(&self) -> Option<String> {
+        let logs = self.logs.lock();
+        let err = logs.apply_err.iter().flatten().next()?;
+        Some(format!("apply error: {err}"))
+    }
+
     fn check_timeout(&self) {
-        if self.start.elapsed() > TEST_TIME_LIMIT {
-            panic!("test took longer than 120 seconds");
+        if let Some(err) = self.timeout_error() {
+            panic!("{err}");
         }
+    }
+
+    fn timeout_error(&self) -> Option<String> {
+        (self.start.elapsed() > TEST_TIME_LIMIT)
+            .then(|| "test took longer than 120 seconds".to_string())
     }
 
     /// One connected peer is leader, and no term has two; returns it. Tries ten times, as
@@ -619,7 +642,13 @@ impl Drop for Config {
     fn drop(&mut self) {
         self.cleanup();
         let test = thread::current().name().unwrap_or("test").to_string();
-        let failed = thread::panicking();
+        // A test that got this far without panicking can still fail here, as Go's cleanup does.
+        let late_failure = if thread::panicking() {
+            None
+        } else {
+            self.apply_error().or_else(|| self.timeout_error())
+        };
+        let failed = thread::panicking() || late_failure.is_some();
         if failed {
             let seed = self.net.seed();
             eprintln!("labrpc seed: {seed} (rerun with LABRPC_SEED={seed})");
@@ -631,9 +660,8 @@ impl Drop for Config {
                 Err(e) => eprintln!("timeline: cannot write it: {e}"),
             }
         }
-        if !failed {
-            self.check_apply_errors();
-            self.check_timeout();
+        if let Some(err) = late_failure {
+            panic!("{err}");
         }
     }
 }
