@@ -217,7 +217,7 @@ fn c() {
 ";
 
     #[test]
-    fn stubs_the_part_and_later_and_keeps_earlier() {
+    fn stubs_the_chosen_part_onwards_and_keeps_earlier() {
         let (from_a, n) = strip(SAMPLE, 0).expect("well formed");
         assert_eq!(n, 2);
         assert_eq!(
