@@ -7,7 +7,8 @@
 //! [`Raft::service`] with a `labrpc::Server`, submits commands with [`Raft::start`], polls
 //! [`Raft::get_state`], trims the log with [`Raft::snapshot`] and stops the peer with
 //! [`Raft::kill`]. Committed commands and installed snapshots arrive on the `apply_ch` given to
-//! `make`, as [`ApplyMsg`]. State survives crashes in a [`Persister`].
+//! `make`, as [`ApplyMsg`]. State survives crashes in a [`Persister`]. [`Raft::status`], outside
+//! the lab's API, gives displays (the demo, `cargo run --release`) a peer's whole picture.
 //!
 //! # Reading order
 //! 1. `rpc.rs`: the RPC arguments and replies of Figures 2 and 13.
