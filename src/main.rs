@@ -75,6 +75,9 @@ struct Services {
     hash_at: HashMap<u64, u64>,
     snapshots_installed: usize,
     errors: Vec<String>,
+    /// Per peer: the start its current service thread serves. A crashed instance's service
+    /// thread may still hold one message; it must not record it over the restarted peer.
+    generation: Vec<u64>,
 }
 
 fn fold(hash: u64, command: &[u8]) -> u64 {
@@ -131,6 +134,7 @@ impl Cluster {
             .collect();
         let services = Services {
             applied: vec![(0, 0); n],
+            generation: vec![0; n],
             ..Services::default()
         };
         let cluster = Arc::new(Cluster {
@@ -182,12 +186,16 @@ impl Cluster {
         };
         // The service restores itself from the snapshot, as a KV server would.
         let restored = labgob::decode::<(u64, u64)>(&persister.read_snapshot()).unwrap_or((0, 0));
-        self.services.lock().applied[i] = restored;
+        {
+            let mut services = self.services.lock();
+            services.applied[i] = restored;
+            services.generation[i] = generation;
+        }
         let (tx, rx) = crossbeam_channel::bounded(0);
         let rf = Raft::make(clients, i, persister, tx);
         let services = Arc::clone(&self.services);
         let service_rf = rf.clone();
-        thread::spawn(move || run_service(i, rx, service_rf, services));
+        thread::spawn(move || run_service(i, generation, rx, service_rf, services));
         let server = Server::new();
         server.add_service(rf.service());
         self.slots.lock()[i].raft = Some(rf);
@@ -239,25 +247,24 @@ impl Cluster {
             .collect()
     }
 
-    /// The connected peer that leads the highest term, if any.
-    fn leader(&self) -> Option<usize> {
+    /// The connected peer that leads the highest term, if any: its index, handle and term.
+    fn leader(&self) -> Option<(usize, Raft, u64)> {
         self.rafts()
-            .iter()
+            .into_iter()
             .enumerate()
-            .filter_map(|(i, s)| {
-                s.as_ref()
-                    .filter(|(_, c)| *c)
-                    .map(|(rf, _)| (i, rf.get_state()))
+            .filter_map(|(i, slot)| {
+                let (rf, connected) = slot?;
+                let (term, leader) = rf.get_state();
+                (connected && leader).then_some((i, rf, term))
             })
-            .filter(|(_, (_, leader))| *leader)
-            .max_by_key(|(_, (term, _))| *term)
-            .map(|(i, _)| i)
+            .max_by_key(|&(_, _, term)| term)
     }
 }
 
 /// One peer's service: applies commands to its hash, snapshots every [`SNAPSHOT_EVERY`].
 fn run_service(
     me: usize,
+    generation: u64,
     rx: crossbeam_channel::Receiver<ApplyMsg>,
     rf: Raft,
     services: Arc<Mutex<Services>>,
@@ -267,6 +274,9 @@ fn run_service(
             ApplyMsg::Command { command, index, .. } => {
                 let snapshot = {
                     let mut s = services.lock();
+                    if s.generation[me] != generation {
+                        continue;
+                    }
                     let (last, hash) = s.applied[me];
                     if index != last + 1 {
                         s.errors.push(format!("S{me} applied {index} after {last}"));
@@ -284,6 +294,9 @@ fn run_service(
                 snapshot, index, ..
             } => {
                 let mut s = services.lock();
+                if s.generation[me] != generation {
+                    continue;
+                }
                 match labgob::decode::<(u64, u64)>(&snapshot) {
                     Ok((at, hash)) if at == index => {
                         s.reach(me, index, hash);
@@ -304,7 +317,7 @@ fn schedule(cluster: &Cluster, rng: &mut StdRng, step: usize, unreliable: bool) 
     let n = cluster.n;
     match step {
         0 => {
-            if let Some(l) = cluster.leader() {
+            if let Some((l, _, _)) = cluster.leader() {
                 cluster.disconnect(l);
                 cluster.event(format!("leader S{l} isolated"));
             }
@@ -314,7 +327,7 @@ fn schedule(cluster: &Cluster, rng: &mut StdRng, step: usize, unreliable: bool) 
             cluster.event("network healed".into());
         }
         2 => {
-            let leader = cluster.leader();
+            let leader = cluster.leader().map(|(l, _, _)| l);
             let victim = (0..n)
                 .filter(|&i| Some(i) != leader)
                 .nth(rng.random_range(0..n - 1));
@@ -384,9 +397,7 @@ fn main() -> ExitCode {
             thread::spawn(move || {
                 let mut seq = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(l) = cluster.leader()
-                        && let Some((rf, _)) = cluster.rafts()[l].clone()
-                    {
+                    if let Some((_, rf, _)) = cluster.leader() {
                         seq += 1;
                         rf.start(labgob::encode(&(c, seq)));
                     }
@@ -411,14 +422,11 @@ fn main() -> ExitCode {
             step += 1;
         }
         match cluster.leader() {
-            Some(l) => {
-                if let Some((rf, _)) = &cluster.rafts()[l] {
-                    let term = rf.get_state().0;
-                    terms_led.insert(term);
-                    if last_leader != Some((l, term)) {
-                        cluster.event(format!("S{l} leads term {term}"));
-                        last_leader = Some((l, term));
-                    }
+            Some((l, _, term)) => {
+                terms_led.insert(term);
+                if last_leader != Some((l, term)) {
+                    cluster.event(format!("S{l} leads term {term}"));
+                    last_leader = Some((l, term));
                 }
                 if let Some(since) = no_leader_since.take() {
                     longest_gap = longest_gap.max(since.elapsed());

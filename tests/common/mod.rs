@@ -135,7 +135,6 @@ struct Begin {
 pub struct Config {
     n: usize,
     net: labrpc::Network,
-    snapshot: bool,
     start: Instant,
     peers: Arc<Mutex<Peers>>,
     logs: Arc<Mutex<Logs>>,
@@ -158,7 +157,6 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
     let cfg = Config {
         n,
         net,
-        snapshot,
         start: Instant::now(),
         peers: Arc::new(Mutex::new(Peers {
             rafts: vec![None; n],
@@ -318,11 +316,6 @@ impl Config {
         tlog!("start1({i})");
         self.timeline.alive(i, true);
         self.timeline.note(format!("start S{i}"));
-    }
-
-    /// Restarts peer `i` with the applier this config was made with.
-    pub fn restart(&self, i: usize) {
-        self.start1(i, self.snapshot);
     }
 
     /// Attaches peer `i` to the network.
