@@ -13,7 +13,9 @@
 //!   100 ms, and again when the handler returns), so a crashed peer's last words are lost;
 //! - every call counts (Go's `GetTotalCount`), every dispatched call counts for its server
 //!   (`get_count`), and bytes are request bytes plus delivered reply bytes;
-//! - each handler runs on its own thread, so one slow handler never slows another call.
+//! - each handler runs on its own thread, so one slow handler never slows another call;
+//!   a handler that panics makes the call panic on the caller's thread, naming the method,
+//!   the server and the handler's message.
 //!
 //! ```
 //! use labrpc::{Network, Server, Service};

@@ -4,7 +4,9 @@
 //! which server each end is connected to) and its knobs (reliable, long delays, long
 //! reordering). [`ClientEnd::call`] runs Go's `processReq` on the caller's thread, since the
 //! caller blocks until the reply anyway, and runs the handler itself on a pool thread so that
-//! the call can give up on a server that dies while its handler is still running.
+//! the call can give up on a server that dies while its handler is still running. A handler
+//! that panics makes the call panic on the caller's thread, with the method, the server and the
+//! handler's message, so a report names what failed.
 
 use crate::pool::Pool;
 use crate::server::Server;
@@ -12,6 +14,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use std::any::Any;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -296,7 +299,11 @@ impl Network {
         let reply = loop {
             match reply_rx.recv_timeout(DEAD_SERVER_POLL) {
                 Ok(Ok(reply)) => break reply,
-                Ok(Err(panic)) => panic::resume_unwind(panic),
+                Ok(Err(panic)) => panic!(
+                    "labrpc: handler of {svc_meth} on server {:?} panicked: {}",
+                    route.server_name,
+                    panic_message(panic.as_ref())
+                ),
                 Err(RecvTimeoutError::Timeout) => {
                     if self.is_cleaned_up() || self.is_server_dead(end_name, &route) {
                         return None;
@@ -332,6 +339,15 @@ impl Network {
     }
 }
 
+/// The message a panic was started with, if it was a string (as `panic!` makes it).
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic without a message)")
+}
+
 /// One end of a simulated connection, used to call one server. A handle: clones share the end,
 /// and concurrent calls on it are allowed (their replies may arrive in any order).
 #[derive(Clone)]
@@ -347,7 +363,9 @@ impl ClientEnd {
     ///
     /// # Panics
     /// On programming errors, as Go's labrpc dies on them: the server has no such service or
-    /// method, the handler panicked, or the reply does not decode as `R`.
+    /// method, the reply does not decode as `R`, or the handler panicked. The handler runs on
+    /// another thread, so its panic is raised again here, on the caller's, with what it was:
+    /// `labrpc: handler of Raft.AppendEntries on server "2" panicked: <its message>`.
     pub fn call<A: serde::Serialize, R: serde::de::DeserializeOwned>(
         &self,
         svc_meth: &str,

@@ -343,7 +343,13 @@ fn killed() {
     net.cleanup();
 }
 
-/// Regression: changing long delays while a call to a deleted server is in flight.
+/// Go's regression test for a data race between `LongDelays()` writing the flag and
+/// `processReq()` reading it, which `go test -race` caught. Here the flag is read under the
+/// network's lock, so that race cannot be written; what is left to check is the behaviour
+/// around it: a call to a deleted server, made while long delays are being switched, gets no
+/// reply. A deleted server that still answered would answer at once (Handler1 does not wait),
+/// well within the 200 ms Go waits; a call still sleeping out its delay (up to 7 s) by then
+/// is ended by `cleanup`, which must fail it at once. So every run checks the reply.
 #[test]
 fn long_delay_race() {
     let (net, _js) = junk_network("server99");
@@ -357,10 +363,17 @@ fn long_delay_race() {
         let _ = done_tx.send(reply);
     });
     net.set_long_delays(true);
-    if let Ok(reply) = done_rx.recv_timeout(Duration::from_millis(200)) {
-        assert_eq!(reply, None, "a deleted server replied");
-    }
-    net.set_long_delays(true);
+    let reply = match done_rx.recv_timeout(Duration::from_millis(200)) {
+        Ok(reply) => reply,
+        Err(_) => {
+            net.set_long_delays(true);
+            net.cleanup();
+            done_rx
+                .recv_timeout(Duration::from_millis(500))
+                .expect("cleanup ends a call sleeping out a long delay at once")
+        }
+    };
+    assert_eq!(reply, None, "a deleted server replied");
     net.cleanup();
 }
 
@@ -381,6 +394,21 @@ fn unknown_method_panics_listing_the_methods() {
     let (net, _js) = junk_network("s");
     let end = enabled_end(&net, "e", "s");
     let _: Option<i64> = end.call("JunkServer.Handler9", &1i64);
+}
+
+#[test]
+#[should_panic(
+    expected = "labrpc: handler of Panicky.Fail on server \"s\" panicked: handler failed on 7"
+)]
+fn a_handler_panic_is_raised_on_the_caller_with_its_context() {
+    let net = Network::new();
+    let mut service = Service::new("Panicky");
+    service.add_method("Fail", |x: i64| -> i64 { panic!("handler failed on {x}") });
+    let server = Server::new();
+    server.add_service(service);
+    net.add_server("s", server);
+    let end = enabled_end(&net, "e", "s");
+    let _: Option<i64> = end.call("Panicky.Fail", &7i64);
 }
 
 #[test]
