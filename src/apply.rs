@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, select};
+use crossbeam_channel::{Receiver, Sender, TrySendError, select};
 
 use crate::logging::rlog;
 use crate::raft::{ApplyMsg, Peer};
@@ -31,6 +31,12 @@ pub(crate) fn run_applier(peer: Arc<Peer>, apply_ch: Sender<ApplyMsg>, kill_rx: 
             next_batch_locked(&mut st)
         };
         for msg in batch {
+            // Most often the service is waiting already: hand the message over at once.
+            let msg = match apply_ch.try_send(msg) {
+                Ok(()) => continue,
+                Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(msg)) => msg,
+            };
             // Never blocks `kill`: a killed peer stops offering the message at once.
             select! {
                 send(apply_ch, msg) -> sent => if sent.is_err() { return },

@@ -28,13 +28,17 @@ fn check_forever() {
         if cycles.is_empty() {
             continue;
         }
-        eprintln!("deadlock-detect: {} lock cycle(s) found", cycles.len());
+        // Straight to the process's stderr: libtest's capture would die with the process.
+        use std::io::Write as _;
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "deadlock-detect: {} lock cycle(s) found", cycles.len());
         for (i, threads) in cycles.iter().enumerate() {
-            eprintln!("cycle {i}:");
+            let _ = writeln!(err, "cycle {i}:");
             for t in threads {
-                eprintln!("  thread {:?}:\n{:?}", t.thread_id(), t.backtrace());
+                let _ = writeln!(err, "  thread {:?}:\n{:?}", t.thread_id(), t.backtrace());
             }
         }
+        let _ = err.flush();
         std::process::exit(101);
     }
 }

@@ -2,7 +2,7 @@
 //! processing, the RequestVote handler, and the up-to-date check of §5.4.1.
 //!
 //! Threads: the election ticker (one per peer, for its life) starts elections; each RequestVote
-//! goes out from a thread of its own; the handler runs on a labrpc worker thread.
+//! goes out on a sender thread (`sender.rs`); the handler runs on a labrpc worker thread.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,6 +10,7 @@ use std::time::Instant;
 use crate::logging::rlog;
 use crate::raft::Peer;
 use crate::rpc::{RequestVoteArgs, RequestVoteReply};
+use crate::sender::Call;
 use crate::state::{RaftState, Role, random_election_timeout};
 
 /// Election restriction (§5.4.1): a log is at least as up-to-date as ours if its last entry has a
@@ -38,7 +39,8 @@ pub(crate) fn run_election_ticker(peer: Arc<Peer>) {
             // Rules for Servers, followers and candidates (Figure 2): if the election timeout
             // elapses without hearing from a leader or granting a vote, start an election.
             // solution: begin PartA
-            peer.start_election_locked(&mut st);
+            let calls = peer.start_election_locked(&mut st);
+            peer.dispatch(&mut st, calls);
             // solution: stub
             // st.reset_election_timer();
             // solution: end
@@ -49,8 +51,9 @@ pub(crate) fn run_election_ticker(peer: Arc<Peer>) {
 }
 
 impl Peer {
-    /// Becomes a candidate and sends RequestVote RPCs to all other servers (Figure 2).
-    fn start_election_locked(self: &Arc<Self>, st: &mut RaftState) {
+    /// Becomes a candidate and prepares RequestVote RPCs to all other servers (Figure 2), for
+    /// the caller to dispatch.
+    fn start_election_locked(self: &Arc<Self>, st: &mut RaftState) -> Vec<(usize, Call)> {
         self.become_candidate_locked(st);
         rlog!(
             VOTE,
@@ -59,8 +62,8 @@ impl Peer {
             st.current_term
         );
         if st.peers() == 1 {
-            self.become_leader_locked(st);
-            return;
+            self.become_leader_locked(st); // a cluster of one has no replicators to start
+            return Vec::new();
         }
         let args = RequestVoteArgs {
             term: st.current_term,
@@ -68,33 +71,42 @@ impl Peer {
             last_log_index: st.log.last_index(),
             last_log_term: st.log.last_term(),
         };
-        for to in (0..st.peers()).filter(|&to| to != st.me) {
-            let args = args.clone();
-            let name = format!("raft{}-vote{to}-t{}", st.me, args.term);
-            self.spawn_rpc(name, move |peer| peer.send_request_vote(to, args));
-        }
+        (0..st.peers())
+            .filter(|&to| to != st.me)
+            .map(|to| {
+                let peer = Arc::clone(self);
+                let args = args.clone();
+                let call: Call = Box::new(move || peer.send_request_vote(to, args));
+                (to, call)
+            })
+            .collect()
     }
 
-    /// Sends one RequestVote and processes the reply, on its own thread.
+    /// Sends one RequestVote and processes the reply, on a sender thread.
     fn send_request_vote(self: &Arc<Self>, to: usize, args: RequestVoteArgs) {
         let reply: Option<RequestVoteReply> = self.peers[to].call("Raft.RequestVote", &args);
-        let Some(reply) = reply else { return };
         let mut st = self.state.lock();
+        self.call_finished_locked(&mut st, to);
+        let Some(reply) = reply else { return };
         if st.dead {
             return;
         }
-        self.handle_request_vote_reply_locked(&mut st, to, &args, &reply);
+        if self.handle_request_vote_reply_locked(&mut st, to, &args, &reply) {
+            drop(st);
+            self.start_replicators(args.term);
+        }
     }
 
+    /// Counts the vote; returns whether it made this peer leader.
     fn handle_request_vote_reply_locked(
-        self: &Arc<Self>,
+        &self,
         st: &mut RaftState,
         from: usize,
         args: &RequestVoteArgs,
         reply: &RequestVoteReply,
-    ) {
+    ) -> bool {
         if self.maybe_observe_term_locked(st, reply.term) {
-            return;
+            return false;
         }
         // Students' guide: a reply to an election we are no longer running (an older term, or we
         // already won or lost) must be dropped.
@@ -105,11 +117,11 @@ impl Peer {
                 "stale vote reply from S{from} for term {}",
                 args.term
             );
-            return;
+            return false;
         }
         if !reply.vote_granted {
             rlog!(VOTE, st, "S{from} refused its vote");
-            return;
+            return false;
         }
         st.votes[from] = true;
         let votes = st.votes.iter().filter(|&&granted| granted).count();
@@ -122,7 +134,9 @@ impl Peer {
         // Rules for Servers, candidates: votes received from a majority of servers: become leader.
         if votes > st.peers() / 2 {
             self.become_leader_locked(st);
+            return true;
         }
+        false
     }
 
     /// RequestVote RPC handler (Figure 2, "Receiver implementation").

@@ -19,7 +19,8 @@
 //! 6. `apply.rs` (PartB/D): the applier.
 //! 7. `persist.rs` (PartC): what is saved, and when.
 //! 8. `snapshot.rs` (PartD): `snapshot()` and InstallSnapshot.
-//! 9. `raft.rs`: the handle that ties them together, `make` and `kill`.
+//! 9. `sender.rs`: the threads that make the RPC calls, a few per other peer.
+//! 10. `raft.rs`: the handle that ties them together, `make` and `kill`.
 //!
 //! Diagrams of the roles, the threads, the path of a command and the log are in the
 //! repository's `assets/` folder and its README.
@@ -28,12 +29,13 @@
 //! | thread | lifetime | woken by | exits on `kill` |
 //! |---|---|---|---|
 //! | election ticker `raft<me>-ticker` | the peer's | its deadline (`wait_until`), `election_wake` | sees `dead`, joined |
-//! | replicator `raft<me>-repl<to>-t<term>` | one term as leader, one per follower | `replicate_wake` (start, reply, commit, step-down), its heartbeat deadline | sees `dead` or a new term, joined |
+//! | replicator `raft<me>-repl<to>-t<term>` | one term as leader, one per follower | its own `replicate_wake[to]` (a call to `to` returned) and all of them (start, commit, step-down, `kill`), its heartbeat deadline | sees `dead` or a new term, joined |
 //! | applier `raft<me>-applier` | the peer's | `apply_wake` (commit, installed snapshot) | sees `dead`, or the kill channel while sending; joined |
-//! | RPC sender `raft<me>-{vote,append,snap}<to>-t<term>` | one RPC | the reply | checks `dead` before acting on the reply; not joined |
+//! | sender `raft<me>-send<to>-<k>` | the peer's; at most 8 per other peer, started on demand | a call queued for `to` | its queue closes; exits once its call returns, not joined |
 //! | RPC handlers | one call | labrpc | labrpc's worker threads; a dead peer answers without acting |
 //!
-//! No thread holds the lock across an RPC call, a send on `apply_ch`, a sleep or a join.
+//! No thread holds the lock across an RPC call, a send on `apply_ch`, a sleep or a join, and
+//! none is started under it.
 //!
 //! # Logging
 //! Off by default; `RUST_LOG=raft=debug` turns it on once [`init_logging`] (or any `log`
@@ -49,6 +51,7 @@ mod persister;
 mod raft;
 mod replication;
 mod rpc;
+mod sender;
 mod snapshot;
 mod state;
 

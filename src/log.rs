@@ -6,6 +6,10 @@
 //! and runs on whichever thread holds the peer's lock; everything here is a pure function of the log
 //! and is unit-tested below.
 //!
+//! The log also keeps its entries in their labgob encoding ([`Log::encoded_entries`]), updated
+//! as entries come and go, so that persisting (PartC) copies bytes instead of encoding the whole
+//! log again on every change, a cost that would grow with the log.
+//!
 //! Indices start at 1 as in the paper. Index 0, before the first entry, has term 0; after a snapshot,
 //! `last_included_index` plays that role with `last_included_term`.
 
@@ -22,7 +26,10 @@ pub struct Entry {
 }
 
 /// The log after the snapshot: entries `last_included_index + 1 ..= last_index()`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// It decodes from the labgob form of [`StoredLog`], which is how `persist.rs` writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "StoredLog")]
 pub struct Log {
     /// Figure 13: index of the last entry the snapshot replaces (0: no snapshot yet).
     last_included_index: u64,
@@ -30,6 +37,43 @@ pub struct Log {
     last_included_term: u64,
     /// `entries[i]` holds index `last_included_index + 1 + i`.
     entries: Vec<Entry>,
+    /// The same entries, labgob-encoded.
+    encoded: EncodedEntries,
+}
+
+/// The log's fields as they are saved: labgob encodes this struct field by field, the entries
+/// as a length followed by each entry.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredLog {
+    pub last_included_index: u64,
+    pub last_included_term: u64,
+    pub entries: Vec<Entry>,
+}
+
+impl From<StoredLog> for Log {
+    fn from(stored: StoredLog) -> Log {
+        let mut log = Log {
+            last_included_index: stored.last_included_index,
+            last_included_term: stored.last_included_term,
+            ..Log::default()
+        };
+        log.push_entries(&stored.entries);
+        log
+    }
+}
+
+/// Entries in their labgob encoding, one after another, with where each one starts.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct EncodedEntries {
+    bytes: Vec<u8>,
+    /// `starts[i]`: the offset in `bytes` of entry `i`.
+    starts: Vec<usize>,
+}
+
+impl std::fmt::Debug for EncodedEntries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes", self.bytes.len())
+    }
 }
 
 impl Log {
@@ -88,19 +132,27 @@ impl Log {
     /// # Panics
     /// If the range is not held in the log.
     pub fn entries_between(&self, from: u64, to: u64) -> Vec<Entry> {
-        let start = self
-            .position(from)
-            .unwrap_or_else(|| panic!("entries_between({from}, {to}): {from} not in {self:?}"));
-        let end = self
-            .position(to)
-            .unwrap_or_else(|| panic!("entries_between({from}, {to}): {to} not in the log"));
-        self.entries[start..=end].to_vec()
+        match (self.position(from), self.position(to)) {
+            (Some(start), Some(end)) => self.entries[start..=end].to_vec(),
+            _ => panic!(
+                "entries_between({from}, {to}): the log holds {}..={}",
+                self.last_included_index + 1,
+                self.last_index()
+            ),
+        }
     }
 
     /// Appends one entry and returns its index.
     pub fn append(&mut self, entry: Entry) -> u64 {
-        self.entries.push(entry);
+        self.debug_assert_terms_follow(std::slice::from_ref(&entry));
+        self.push_entries(std::slice::from_ref(&entry));
         self.last_index()
+    }
+
+    /// The number of entries after the snapshot and their labgob encoding, as a `Vec<Entry>`'s
+    /// elements are encoded (the length is not included).
+    pub(crate) fn encoded_entries(&self) -> (u64, &[u8]) {
+        (self.entries.len() as u64, &self.encoded.bytes)
     }
 
     /// AppendEntries receiver, steps 3 and 4 (Figure 2): for the `entries` that follow
@@ -112,8 +164,10 @@ impl Log {
     /// on a real conflict"). Returns whether the log changed.
     ///
     /// # Panics
-    /// If `prev_log_index` is inside the snapshot; the caller checks that first.
-    pub fn merge(&mut self, prev_log_index: u64, entries: &[Entry]) -> bool {
+    /// If `prev_log_index` is inside the snapshot; the caller checks that first. With debug
+    /// assertions, if a conflict lies at or below `committed`: a committed entry is never
+    /// truncated (Leader Completeness, Figure 3).
+    pub fn merge(&mut self, prev_log_index: u64, entries: &[Entry], committed: u64) -> bool {
         assert!(
             prev_log_index >= self.last_included_index,
             "merge after {prev_log_index}: compacted into the snapshot at {}",
@@ -123,10 +177,17 @@ impl Log {
             let index = prev_log_index + 1 + offset as u64;
             match self.term_at(index) {
                 Some(term) if term == entry.term => continue,
-                Some(_) => self.truncate_from(index),
+                Some(_) => {
+                    debug_assert!(
+                        index > committed,
+                        "merge would truncate committed entry {index} (committed ..={committed})"
+                    );
+                    self.truncate_from(index)
+                }
                 None => {}
             }
-            self.entries.extend_from_slice(&entries[offset..]);
+            self.debug_assert_terms_follow(&entries[offset..]);
+            self.push_entries(&entries[offset..]);
             return true;
         }
         false
@@ -156,25 +217,34 @@ impl Log {
     /// # Panics
     /// If `index` is not in the log; `Raft::snapshot` filters out such requests first.
     pub fn compact_to(&mut self, index: u64) {
+        debug_assert!(
+            index > self.last_included_index,
+            "compact_to({index}): moves back"
+        );
         let at = self
             .position(index)
             .unwrap_or_else(|| panic!("compact_to({index}): not in the log {self:?}"));
         self.last_included_term = self.entries[at].term;
         self.last_included_index = index;
-        self.entries.drain(..=at);
+        self.drain_through(at);
     }
 
     /// InstallSnapshot receiver, steps 6 and 7 (Figure 13): if the log holds the snapshot's last
     /// entry (same index and term), keep the entries that follow it; otherwise discard the whole
     /// log. Either way the snapshot now ends at `index`.
     pub fn install_snapshot(&mut self, index: u64, term: u64) {
+        debug_assert!(
+            index >= self.last_included_index,
+            "install_snapshot({index}): the snapshot ends at {} already",
+            self.last_included_index
+        );
         if index < self.last_index() && self.term_at(index) == Some(term) {
             let at = self
                 .position(index)
                 .expect("an index past the snapshot with a known term is held in the log");
-            self.entries.drain(..=at);
+            self.drain_through(at);
         } else {
-            self.entries.clear();
+            self.truncate_at(0);
         }
         self.last_included_index = index;
         self.last_included_term = term;
@@ -210,7 +280,58 @@ impl Log {
         let at = self
             .position(index)
             .unwrap_or_else(|| panic!("truncate_from({index}): not in the log"));
+        self.truncate_at(at);
+    }
+
+    // The only writers of `entries`, which keep `encoded` in step.
+
+    /// Appends `entries`. Decoding (`From<StoredLog>`) appends what it read, unchecked:
+    /// `validate` reports a bad log as an error there.
+    fn push_entries(&mut self, entries: &[Entry]) {
+        for entry in entries {
+            self.encoded.starts.push(self.encoded.bytes.len());
+            self.encoded.bytes.extend(labgob::encode(entry));
+        }
+        self.entries.extend_from_slice(entries);
+    }
+
+    /// Invariant: terms never decrease along the log (Figure 2: a leader appends entries of its
+    /// own term after those it holds).
+    fn debug_assert_terms_follow(&self, entries: &[Entry]) {
+        let mut previous = self.last_term();
+        for entry in entries {
+            debug_assert!(
+                entry.term >= previous,
+                "entry of term {} after term {previous}: terms never decrease along the log",
+                entry.term
+            );
+            previous = entry.term;
+        }
+    }
+
+    /// Keeps the entries before position `at`.
+    fn truncate_at(&mut self, at: usize) {
+        if let Some(&start) = self.encoded.starts.get(at) {
+            self.encoded.bytes.truncate(start);
+            self.encoded.starts.truncate(at);
+        }
         self.entries.truncate(at);
+    }
+
+    /// Removes the entries up to and including position `at`.
+    fn drain_through(&mut self, at: usize) {
+        let end = self
+            .encoded
+            .starts
+            .get(at + 1)
+            .copied()
+            .unwrap_or(self.encoded.bytes.len());
+        self.encoded.bytes.drain(..end);
+        self.encoded.starts.drain(..=at);
+        for start in &mut self.encoded.starts {
+            *start -= end;
+        }
+        self.entries.drain(..=at);
     }
 }
 
@@ -301,7 +422,7 @@ mod tests {
             let mut log = log_of(log_terms);
             let new: Vec<Entry> = new.iter().map(|&t| entry(t)).collect();
             assert_eq!(
-                log.merge(prev, &new),
+                log.merge(prev, &new, 0),
                 changed,
                 "case {log_terms:?} {prev} {new:?}"
             );
@@ -313,7 +434,7 @@ mod tests {
     fn merge_after_a_snapshot() {
         let mut log = log_of(&[1, 1, 2]);
         log.compact_to(2);
-        assert!(log.merge(2, &[entry(3), entry(3)]));
+        assert!(log.merge(2, &[entry(3), entry(3)], 2));
         assert_eq!(log.last_index(), 4);
         assert_eq!(log.term_at(3), Some(3));
     }
@@ -350,10 +471,32 @@ mod tests {
         assert_eq!((log.last_index(), log.last_term()), (7, 2));
     }
 
+    /// A decoded log is checked, not trusted.
     #[test]
     fn validate_rejects_decreasing_or_future_terms() {
-        assert!(log_of(&[1, 1, 3]).validate(3).is_ok());
-        assert!(log_of(&[1, 3, 2]).validate(3).is_err());
-        assert!(log_of(&[1, 4]).validate(3).is_err());
+        let decoded = |terms: &[u64]| {
+            Log::from(StoredLog {
+                last_included_index: 0,
+                last_included_term: 0,
+                entries: terms.iter().map(|&t| entry(t)).collect(),
+            })
+        };
+        assert!(decoded(&[1, 1, 3]).validate(3).is_ok());
+        assert!(decoded(&[1, 3, 2]).validate(3).is_err());
+        assert!(decoded(&[1, 4]).validate(3).is_err());
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "terms never decrease")]
+    fn appending_an_older_term_panics_in_debug_builds() {
+        log_of(&[1, 3, 2]);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "would truncate committed entry 2")]
+    fn merge_never_truncates_committed_entries_in_debug_builds() {
+        log_of(&[1, 1, 1]).merge(1, &[entry(2)], 2);
     }
 }

@@ -11,12 +11,16 @@ use crate::log::Log;
 use crate::raft::Peer;
 use crate::state::RaftState;
 
-/// What a peer persists; field order is the wire format.
+/// What a peer persists ahead of the log's entries: the labgob encoding of these fields,
+/// followed by the entries the log keeps encoded, is the encoding of [`PersistentState`].
 #[derive(Serialize)]
-struct PersistentStateRef<'a> {
+struct Header {
     current_term: u64,
     voted_for: Option<usize>,
-    log: &'a Log,
+    // The log's fields (`StoredLog`), up to the entries' length.
+    last_included_index: u64,
+    last_included_term: u64,
+    entries: u64,
 }
 
 /// Figure 2's persistent state, as restored by `Raft::make`.
@@ -27,13 +31,19 @@ pub(crate) struct PersistentState {
     pub log: Log,
 }
 
-/// Encodes the persistent part of `st` with labgob.
+/// Encodes the persistent part of `st` with labgob. Not in the lab's `persist()`: the entries
+/// are not encoded again, but copied from the log's own encoding.
 pub(crate) fn encode_state(st: &RaftState) -> Vec<u8> {
-    labgob::encode(&PersistentStateRef {
+    let (entries, encoded) = st.log.encoded_entries();
+    let mut bytes = labgob::encode(&Header {
         current_term: st.current_term,
         voted_for: st.voted_for,
-        log: &st.log,
-    })
+        last_included_index: st.log.last_included_index(),
+        last_included_term: st.log.last_included_term(),
+        entries,
+    });
+    bytes.extend_from_slice(encoded);
+    bytes
 }
 
 /// Decodes and checks state saved by `encode_state` for a cluster of `peers` peers. `Ok(None)`
@@ -105,6 +115,51 @@ mod tests {
             .expect("not empty");
         assert_eq!(back.current_term, 4);
         assert_eq!(back.voted_for, Some(2));
+        assert_eq!(back.log, st.log);
+    }
+
+    /// The header plus the log's cached entries is exactly labgob's encoding of the state, after
+    /// every kind of change to the log.
+    #[test]
+    fn encoding_matches_labgob_of_the_whole_state() {
+        #[derive(Serialize)]
+        struct Whole {
+            current_term: u64,
+            voted_for: Option<usize>,
+            log: crate::log::StoredLog,
+        }
+        let whole = |st: &RaftState| {
+            let stored = crate::log::StoredLog {
+                last_included_index: st.log.last_included_index(),
+                last_included_term: st.log.last_included_term(),
+                entries: st
+                    .log
+                    .entries_from(st.log.last_included_index() + 1)
+                    .to_vec(),
+            };
+            labgob::encode(&Whole {
+                current_term: st.current_term,
+                voted_for: st.voted_for,
+                log: stored,
+            })
+        };
+        let mut st = state_with(5, Some(1), &[1, 1, 2, 3, 3, 4]);
+        assert_eq!(encode_state(&st), whole(&st));
+        let entry = |term| Entry {
+            term,
+            command: vec![term as u8; term as usize],
+        };
+        st.log.merge(3, &[entry(5)], 0); // truncates 4..=6, appends one
+        assert_eq!(encode_state(&st), whole(&st));
+        st.log.compact_to(2);
+        assert_eq!(encode_state(&st), whole(&st));
+        st.log.install_snapshot(3, 2); // matches: the entry after it stays
+        assert_eq!(encode_state(&st), whole(&st));
+        st.log.install_snapshot(9, 5); // past the end: everything goes
+        st.voted_for = None;
+        assert_eq!(encode_state(&st), whole(&st));
+        st.log.append(entry(5));
+        let back = decode_state(&encode_state(&st), 3).unwrap().unwrap();
         assert_eq!(back.log, st.log);
     }
 

@@ -4,6 +4,7 @@
 //! `make` (PartA) restores the persisted state and starts the long-lived threads; `start` (PartB)
 //! appends a command and wakes the replicators; `kill` stops and joins every long-lived thread.
 
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -19,6 +20,7 @@ use crate::logging::rlog;
 use crate::persist::decode_state;
 use crate::persister::Persister;
 use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
+use crate::sender::Senders;
 use crate::state::{RaftState, Role};
 
 /// What Raft hands to the service on `apply_ch`, in log order.
@@ -69,6 +71,8 @@ pub struct Raft {
 
 /// The shared core of one peer: its lock, the condvars that wake its threads, and the threads.
 pub(crate) struct Peer {
+    /// This peer's index in `peers`.
+    pub me: usize,
     /// One labrpc end per peer (including this one, unused).
     pub peers: Vec<ClientEnd>,
     /// Where Figure 2's persistent state and the snapshot are saved.
@@ -77,12 +81,16 @@ pub(crate) struct Peer {
     pub state: Mutex<RaftState>,
     /// Wakes the election ticker (only `kill` needs to: it otherwise sleeps until its deadline).
     pub election_wake: Condvar,
-    /// Wakes the replicators: new entries, a reply, a new commit index, a lost term, `kill`.
-    pub replicate_wake: Condvar,
+    /// Per follower, wakes its replicator: a reply from it; and all of them: new entries, a new
+    /// commit index, a lost term, `kill`.
+    pub replicate_wake: Vec<Condvar>,
     /// Wakes the applier: a higher commit index, an installed snapshot, `kill`.
     pub apply_wake: Condvar,
-    /// The long-lived threads (election ticker, applier, replicators), joined by `kill`.
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The long-lived threads (election ticker, applier, replicators), joined by `kill`;
+    /// `None` once `kill` has collected them, so that no thread starts after.
+    threads: Mutex<Option<Vec<JoinHandle<()>>>>,
+    /// The threads that make the RPC calls to each other peer.
+    pub senders: Senders,
     /// Dropped by `kill`, which wakes an applier blocked sending on `apply_ch`.
     kill_tx: Mutex<Option<Sender<()>>>,
 }
@@ -130,23 +138,23 @@ impl Raft {
         );
 
         let (kill_tx, kill_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(0);
+        let n = peers.len();
         let peer = Arc::new(Peer {
+            me,
             peers,
             persister,
             state: Mutex::new(st),
             election_wake: Condvar::new(),
-            replicate_wake: Condvar::new(),
+            replicate_wake: (0..n).map(|_| Condvar::new()).collect(),
             apply_wake: Condvar::new(),
-            threads: Mutex::new(Vec::new()),
+            threads: Mutex::new(Some(Vec::new())),
+            senders: Senders::new(n),
             kill_tx: Mutex::new(Some(kill_tx)),
         });
-        {
-            let st = peer.state.lock();
-            peer.spawn_locked(&st, format!("raft{me}-ticker"), run_election_ticker);
-            peer.spawn_locked(&st, format!("raft{me}-applier"), move |peer| {
-                run_applier(peer, apply_ch, kill_rx)
-            });
-        }
+        peer.spawn_joined(format!("raft{me}-ticker"), run_election_ticker);
+        peer.spawn_joined(format!("raft{me}-applier"), move |peer| {
+            run_applier(peer, apply_ch, kill_rx)
+        });
         Raft { peer }
     }
 
@@ -187,7 +195,7 @@ impl Raft {
         peer.maybe_advance_commit_locked(&mut st);
         // Send now rather than at the next heartbeat; the replicators batch what accumulates while
         // an RPC is in flight.
-        peer.replicate_wake.notify_all();
+        peer.wake_replicators();
         (index, term, true)
         // solution: stub
         // let _ = command;
@@ -235,10 +243,11 @@ impl Raft {
             rlog!(DROP, st, "killed");
         }
         peer.election_wake.notify_all();
-        peer.replicate_wake.notify_all();
+        peer.wake_replicators();
         peer.apply_wake.notify_all();
         drop(peer.kill_tx.lock().take());
-        let threads = std::mem::take(&mut *peer.threads.lock());
+        peer.senders.close();
+        let threads = peer.threads.lock().take().unwrap_or_default();
         for thread in threads {
             thread
                 .join()
@@ -248,51 +257,62 @@ impl Raft {
 }
 
 impl Peer {
-    /// Starts a long-lived thread that `kill` joins. Taking the state proves the caller holds the
-    /// lock, so no thread starts after `kill` has set `dead` and collected the handles.
-    pub(crate) fn spawn_locked(
+    /// Starts a long-lived thread that `kill` joins, unless `kill` has begun (then the thread
+    /// would only see `dead` and exit). Never called with the state lock held.
+    pub(crate) fn spawn_joined(
         self: &Arc<Self>,
-        st: &RaftState,
         name: String,
         body: impl FnOnce(Arc<Peer>) + Send + 'static,
     ) {
-        if st.dead {
-            return;
-        }
-        let handle = spawn_aborting(name, Arc::clone(self), body);
         let mut threads = self.threads.lock();
+        let Some(threads) = threads.as_mut() else {
+            return;
+        };
+        let peer = Arc::clone(self);
         threads.retain(|thread| !thread.is_finished());
-        threads.push(handle);
+        threads.push(spawn_aborting(name, move || body(peer)));
     }
 
-    /// Sends one RPC from a thread of its own, so the caller never waits on the network. Not
-    /// joined by `kill`: a call can take seconds to fail, and the thread checks `dead` before
-    /// acting on the reply.
-    pub(crate) fn spawn_rpc(
-        self: &Arc<Self>,
-        name: String,
-        body: impl FnOnce(Arc<Peer>) + Send + 'static,
-    ) {
-        spawn_aborting(name, Arc::clone(self), body);
+    /// Wakes every replicator: new entries, a new commit index, a lost term, `kill`.
+    pub(crate) fn wake_replicators(&self) {
+        for wake in &self.replicate_wake {
+            wake.notify_all();
+        }
     }
 }
 
 /// Spawns a named thread; a panic in it aborts the process, as a panicking goroutine ends a Go
 /// test binary, so a broken invariant cannot pass unnoticed as a silently dead thread.
-fn spawn_aborting(
-    name: String,
-    peer: Arc<Peer>,
-    body: impl FnOnce(Arc<Peer>) + Send + 'static,
-) -> JoinHandle<()> {
+pub(crate) fn spawn_aborting(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     thread::Builder::new()
         .name(name)
         .spawn(move || {
-            if catch_unwind(AssertUnwindSafe(|| body(peer))).is_err() {
-                log::error!(target: "raft", "a raft thread panicked; aborting");
-                std::process::abort();
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(body)) {
+                report_panic_and_abort(panic.as_ref());
             }
         })
         .expect("the OS refused to start a thread")
+}
+
+/// The last words of a panicked Raft thread. They go straight to the process's stderr: a test
+/// harness that captures output (libtest does) would lose them with the process.
+fn report_panic_and_abort(panic: &(dyn std::any::Any + Send)) -> ! {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic without a message)");
+    let thread = thread::current();
+    let name = thread.name().unwrap_or("unnamed");
+    log::error!(target: "raft", "thread '{name}' panicked: {message}; aborting");
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "thread '{name}' panicked: {message}");
+    let _ = writeln!(
+        err,
+        "aborting the process: a Raft thread must never panic (a broken invariant, or a labrpc handler that panicked)"
+    );
+    let _ = err.flush();
+    std::process::abort();
 }
 
 #[cfg(test)]
@@ -314,19 +334,48 @@ mod tests {
         Raft::make(ends(&net, 3), 0, Arc::new(persister), tx);
     }
 
-    /// `kill` is prompt, joins the peer's threads, and may be repeated; afterwards the peer
-    /// refuses commands.
+    /// `kill` is prompt even when nobody reads `apply_ch` (the applier is then blocked handing a
+    /// command over), every thread of the peer has let go of it when `kill` returns, `kill` may
+    /// be repeated, and afterwards the peer refuses commands and sends nothing more.
     #[test]
     fn kill_is_prompt_and_idempotent() {
         let net = labrpc::Network::new();
-        let (tx, _rx) = crossbeam_channel::bounded(0);
+        let (tx, rx) = crossbeam_channel::bounded(0);
         let rf = Raft::make(ends(&net, 1), 0, Arc::new(Persister::new()), tx);
+        // A cluster of one elects itself and commits alone; nobody receives the command.
         let t0 = std::time::Instant::now();
+        while !rf.get_state().1 {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(5),
+                "no election"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(rf.start(vec![1]).2);
+        while rf.peer.state.lock().last_applied < 1 {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(5),
+                "not applied"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // The applier has taken the command and waits for a receiver that never comes.
+        let t1 = std::time::Instant::now();
         rf.kill();
         rf.kill();
-        assert!(t0.elapsed() < std::time::Duration::from_secs(1));
-        assert!(rf.peer.threads.lock().is_empty());
-        assert!(!rf.start(vec![1]).2);
+        assert!(t1.elapsed() < std::time::Duration::from_secs(1));
+        // Every thread held an `Arc` on the peer; only this handle's is left.
+        assert_eq!(
+            Arc::strong_count(&rf.peer),
+            1,
+            "a thread of the peer is still running"
+        );
+        assert_eq!(
+            rx.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected),
+            "the applier must exit, dropping apply_ch, without sending"
+        );
+        assert!(!rf.start(vec![2]).2);
         net.cleanup();
     }
 }

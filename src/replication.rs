@@ -2,8 +2,8 @@
 //! its reply processing and fast backup, the AppendEntries handler, and the leader's commit rule.
 //!
 //! Threads: `become_leader_locked` starts one replicator per follower for its term; it exits the
-//! moment the term or role changes. Each AppendEntries goes out from a thread of its own; the
-//! handler runs on a labrpc worker thread.
+//! moment the term or role changes. Each AppendEntries goes out on a sender thread
+//! (`sender.rs`); the handler runs on a labrpc worker thread.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +12,7 @@ use crate::log::Log;
 use crate::logging::rlog;
 use crate::raft::Peer;
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
+use crate::sender::{Call, sender_free_locked};
 use crate::state::{HEARTBEAT_INTERVAL, RaftState, Role};
 
 /// The highest index stored on a majority of peers, given each peer's `match_index` (the leader's
@@ -69,24 +70,29 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
         let now = Instant::now();
         let behind =
             st.next_index[to] <= st.log.last_index() || st.commit_sent[to] < st.commit_index;
-        if now >= st.heartbeat_due[to] || (behind && !st.in_flight[to]) {
+        let due = now >= st.heartbeat_due[to] || (behind && !st.in_flight[to]);
+        if due && sender_free_locked(&st, to) {
             st.in_flight[to] = true;
             st.heartbeat_due[to] = now + HEARTBEAT_INTERVAL;
-            if st.next_index[to] <= st.log.last_included_index() {
-                peer.send_install_snapshot_locked(&st, to);
+            let call = if st.next_index[to] <= st.log.last_included_index() {
+                peer.install_snapshot_call_locked(&st, to)
             } else {
-                peer.send_append_entries_locked(&mut st, to);
-            }
+                peer.append_entries_call_locked(&mut st, to)
+            };
+            peer.dispatch(&mut st, vec![(to, call)]);
+        } else if due {
+            // Every sender to `to` is busy: the next call to return wakes this thread.
+            peer.replicate_wake[to].wait(&mut st);
         } else {
             let due = st.heartbeat_due[to];
-            peer.replicate_wake.wait_until(&mut st, due);
+            peer.replicate_wake[to].wait_until(&mut st, due);
         }
     }
 }
 
 impl Peer {
-    /// Builds an AppendEntries for `to` from `next_index` and sends it from a thread of its own.
-    fn send_append_entries_locked(self: &Arc<Self>, st: &mut RaftState, to: usize) {
+    /// Builds an AppendEntries for `to` from `next_index`, as a call for a sender thread.
+    fn append_entries_call_locked(self: &Arc<Self>, st: &mut RaftState, to: usize) -> Call {
         let prev_log_index = st.next_index[to] - 1;
         let args = AppendEntriesArgs {
             term: st.current_term,
@@ -111,14 +117,15 @@ impl Peer {
                 prev_log_index
             );
         }
-        let name = format!("raft{}-append{to}-t{}", st.me, args.term);
-        self.spawn_rpc(name, move |peer| peer.send_append_entries(to, args));
+        let peer = Arc::clone(self);
+        Box::new(move || peer.send_append_entries(to, args))
     }
 
-    /// Sends one AppendEntries and processes the reply, on its own thread.
-    fn send_append_entries(self: &Arc<Self>, to: usize, args: AppendEntriesArgs) {
+    /// Sends one AppendEntries and processes the reply, on a sender thread.
+    fn send_append_entries(&self, to: usize, args: AppendEntriesArgs) {
         let reply: Option<AppendEntriesReply> = self.peers[to].call("Raft.AppendEntries", &args);
         let mut st = self.state.lock();
+        self.call_finished_locked(&mut st, to);
         if st.dead {
             return;
         }
@@ -128,7 +135,6 @@ impl Peer {
         if let Some(reply) = reply {
             self.handle_append_entries_reply_locked(&mut st, to, &args, &reply);
         }
-        self.replicate_wake.notify_all();
     }
 
     fn handle_append_entries_reply_locked(
@@ -197,9 +203,9 @@ impl Peer {
             "commit {}..={commit} (match {matched:?})",
             st.commit_index + 1
         );
-        st.commit_index = commit;
+        st.set_commit_index(commit);
         self.apply_wake.notify_one();
-        self.replicate_wake.notify_all();
+        self.wake_replicators();
         true
     }
 
@@ -262,7 +268,8 @@ impl Peer {
             Some(_) => {}
         }
         // Receiver steps 3 and 4: drop conflicting entries, append the new ones.
-        if st.log.merge(prev_index, &args.entries) {
+        let committed = st.commit_index;
+        if st.log.merge(prev_index, &args.entries, committed) {
             self.persist_locked(&st);
             rlog!(
                 LOG1,
@@ -284,7 +291,7 @@ impl Peer {
                 st.commit_index + 1,
                 args.leader_id
             );
-            st.commit_index = commit;
+            st.set_commit_index(commit);
             self.apply_wake.notify_one();
         }
         reply.success = true;

@@ -2,7 +2,7 @@
 //! Figure 13: its sender with reply processing, and its handler.
 //!
 //! Threads: `snapshot()` runs on the service's thread (often the one receiving from `apply_ch`);
-//! replicators call the sender, which sends from a thread of its own; the handler runs on a
+//! replicators prepare the call, which goes out on a sender thread; the handler runs on a
 //! labrpc worker thread. The applier delivers an installed snapshot (`apply.rs`).
 
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::logging::rlog;
 use crate::raft::Peer;
 use crate::rpc::{InstallSnapshotArgs, InstallSnapshotReply};
+use crate::sender::Call;
 use crate::state::{RaftState, Role};
 
 impl Peer {
@@ -45,8 +46,13 @@ impl Peer {
         // solution: end
     }
 
-    /// Sends the whole snapshot to `to`, which needs entries the log no longer holds.
-    pub(crate) fn send_install_snapshot_locked(self: &Arc<Self>, st: &RaftState, to: usize) {
+    /// Prepares the whole snapshot for `to`, which needs entries the log no longer holds, as a
+    /// call for a sender thread.
+    pub(crate) fn install_snapshot_call_locked(
+        self: &Arc<Self>,
+        st: &RaftState,
+        to: usize,
+    ) -> Call {
         let args = InstallSnapshotArgs {
             term: st.current_term,
             leader_id: st.me,
@@ -60,14 +66,16 @@ impl Peer {
             "send S{to} snapshot ..={}",
             args.last_included_index
         );
-        let name = format!("raft{}-snap{to}-t{}", st.me, args.term);
-        self.spawn_rpc(name, move |peer| peer.send_install_snapshot(to, args));
+        let peer = Arc::clone(self);
+        Box::new(move || peer.send_install_snapshot(to, args))
     }
 
-    fn send_install_snapshot(self: &Arc<Self>, to: usize, args: InstallSnapshotArgs) {
+    /// Sends one InstallSnapshot and processes the reply, on a sender thread.
+    fn send_install_snapshot(&self, to: usize, args: InstallSnapshotArgs) {
         let reply: Option<InstallSnapshotReply> =
             self.peers[to].call("Raft.InstallSnapshot", &args);
         let mut st = self.state.lock();
+        self.call_finished_locked(&mut st, to);
         if st.dead {
             return;
         }
@@ -77,7 +85,6 @@ impl Peer {
         if let Some(reply) = reply {
             self.handle_install_snapshot_reply_locked(&mut st, to, &args, &reply);
         }
-        self.replicate_wake.notify_all();
     }
 
     fn handle_install_snapshot_reply_locked(
@@ -139,7 +146,7 @@ impl Peer {
         st.log
             .install_snapshot(args.last_included_index, args.last_included_term);
         st.snapshot = args.data;
-        st.commit_index = args.last_included_index;
+        st.set_commit_index(args.last_included_index);
         self.persist_locked(&st);
         // Receiver step 8: reset the state machine using the snapshot: the applier hands it to
         // the service before any later command.

@@ -69,6 +69,10 @@ pub(crate) struct RaftState {
     pub votes: Vec<bool>,
     /// Leaders: whether an RPC to each peer is awaiting its reply (batches new entries).
     pub in_flight: Vec<bool>,
+    /// Per peer: calls handed to its senders that have not returned yet (`sender.rs`).
+    pub calls_in_flight: Vec<usize>,
+    /// Per peer: sender threads started for it, at most `MAX_IN_FLIGHT`.
+    pub sender_threads: Vec<usize>,
     /// Leaders: when each peer is next owed a heartbeat.
     pub heartbeat_due: Vec<Instant>,
     /// Leaders: the `leader_commit` last sent to each peer.
@@ -106,6 +110,8 @@ impl RaftState {
             election_deadline: now + random_election_timeout(),
             votes: vec![false; peers],
             in_flight: vec![false; peers],
+            calls_in_flight: vec![0; peers],
+            sender_threads: vec![0; peers],
             heartbeat_due: vec![now; peers],
             commit_sent: vec![0; peers],
             snapshot: Vec::new(),
@@ -117,6 +123,18 @@ impl RaftState {
     /// The number of peers, this one included.
     pub fn peers(&self) -> usize {
         self.match_index.len()
+    }
+
+    /// Raises `commit_index` to `commit`, which never moves back and never passes the log's end.
+    pub fn set_commit_index(&mut self, commit: u64) {
+        debug_assert!(
+            commit >= self.commit_index && commit <= self.log.last_index(),
+            "S{}: commit_index {} -> {commit} with the log ending at {}",
+            self.me,
+            self.commit_index,
+            self.log.last_index()
+        );
+        self.commit_index = commit;
     }
 
     /// Starts a fresh election timeout. Students' guide: reset it only when granting a vote, on
@@ -167,7 +185,7 @@ impl Peer {
         }
         if was == Role::Leader {
             // Wake the replicators of the old term so they see it is over and exit.
-            self.replicate_wake.notify_all();
+            self.wake_replicators();
         }
     }
 
@@ -192,15 +210,16 @@ impl Peer {
         self.persist_locked(st);
     }
 
-    /// Becomes leader of `current_term`: reinitialize `next_index` and `match_index` (Figure 2)
-    /// and start one replicator per follower for this term.
+    /// Becomes leader of `current_term`: reinitialize `next_index` and `match_index` (Figure 2).
+    /// The caller then starts the term's replicators with [`Peer::start_replicators`], once it
+    /// has released the lock.
     ///
     /// Not in the paper's §8: no no-op entry is appended on election, because the lab's tests
     /// expect the indices of their own commands.
     ///
     /// # Panics
     /// On an invalid transition: only a candidate becomes leader.
-    pub(crate) fn become_leader_locked(self: &Arc<Self>, st: &mut RaftState) {
+    pub(crate) fn become_leader_locked(&self, st: &mut RaftState) {
         assert!(
             st.role == Role::Candidate,
             "S{}: invalid transition [{:?} -> leader] in term {}",
@@ -222,10 +241,15 @@ impl Peer {
             "won the election; log ends at {}",
             st.log.last_index()
         );
-        let term = st.current_term;
-        for to in (0..st.peers()).filter(|&to| to != st.me) {
-            let name = format!("raft{}-repl{to}-t{term}", st.me);
-            self.spawn_locked(st, name, move |peer| run_replicator(peer, term, to));
+    }
+
+    /// Starts one replicator per follower for `term`. Called without the lock; a replicator
+    /// whose term is already over exits at once.
+    pub(crate) fn start_replicators(self: &Arc<Self>, term: u64) {
+        let me = self.me;
+        for to in (0..self.peers.len()).filter(|&to| to != me) {
+            let name = format!("raft{me}-repl{to}-t{term}");
+            self.spawn_joined(name, move |peer| run_replicator(peer, term, to));
         }
     }
 }
