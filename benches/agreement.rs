@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use raft::{ApplyMsg, Persister, Raft, crossbeam_channel};
+use raft::ApplyMsg;
 
 /// How far each peer has applied, with a condvar to wait for an index.
 #[derive(Default)]
@@ -21,55 +21,37 @@ struct Applied {
     cond: Condvar,
 }
 
+/// `labcluster`'s peers, all connected, each with a thread that notes how far it applied.
 struct Cluster {
-    net: labrpc::Network,
-    rafts: Vec<Raft>,
+    peers: labcluster::Cluster,
     applied: Arc<Applied>,
 }
 
 impl Cluster {
     fn new(n: usize) -> Cluster {
-        let net = labrpc::Network::new();
+        let peers = labcluster::Cluster::new(n);
         let applied = Arc::new(Applied::default());
         *applied.upto.lock() = vec![0; n];
-        let mut rafts = Vec::new();
         for me in 0..n {
-            let ends = (0..n)
-                .map(|to| {
-                    let name = format!("{me}->{to}");
-                    let end = net.make_end(&name);
-                    net.connect(&name, &to.to_string());
-                    net.enable(&name, true);
-                    end
-                })
-                .collect();
-            let (tx, rx) = crossbeam_channel::bounded(0);
-            let rf = Raft::make(ends, me, Arc::new(Persister::new()), tx);
-            let server = labrpc::Server::new();
-            server.add_service(rf.service());
-            net.add_server(&me.to_string(), server);
+            let started = peers.start(me);
             let applied = Arc::clone(&applied);
             thread::spawn(move || {
-                for msg in rx {
+                for msg in started.apply_ch {
                     if let ApplyMsg::Command { index, .. } = msg {
                         applied.upto.lock()[me] = index;
                         applied.cond.notify_all();
                     }
                 }
             });
-            rafts.push(rf);
         }
-        Cluster {
-            net,
-            rafts,
-            applied,
-        }
+        (0..n).for_each(|i| peers.connect(i));
+        Cluster { peers, applied }
     }
 
     fn leader(&self) -> usize {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(leader) = (0..self.rafts.len()).find(|&i| self.rafts[i].get_state().1) {
+            if let Some((leader, _, _)) = self.peers.leader() {
                 return leader;
             }
             thread::sleep(Duration::from_millis(20));
@@ -79,23 +61,15 @@ impl Cluster {
 
     /// Starts one command on `leader` and waits until the leader has applied it.
     fn agree(&self, leader: usize, command: Vec<u8>) -> Duration {
+        let rf = self.peers.raft(leader).expect("the leader runs");
         let t0 = Instant::now();
-        let (index, _, ok) = self.rafts[leader].start(command);
+        let (index, _, ok) = rf.start(command);
         assert!(ok, "the leader lost its leadership during the benchmark");
         let mut upto = self.applied.upto.lock();
         while upto[leader] < index {
             self.applied.cond.wait(&mut upto);
         }
         t0.elapsed()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for rf in &self.rafts {
-            rf.kill();
-        }
-        self.net.cleanup();
     }
 }
 
