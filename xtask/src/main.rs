@@ -3,44 +3,57 @@
 //! - `cargo xtask stress [FILTER...] -n RUNS -p PARALLEL [--timeout SECS] [--keep-all]
 //!   [--out DIR] [--release]` runs the lab's tests many times in parallel and keeps the logs of
 //!   the runs that failed (`stress/`).
-//! - `cargo xtask logs [FILE|-] [-c N] [--just TOPICS] [--ignore TOPICS] [--no-color]` lays a
-//!   Raft log out by peer, in colour (`logs/`).
+//! - `cargo xtask logs [FILE|-] [-c N] [--just TOPICS] [--ignore TOPICS] [--no-color]
+//!   [--width W]` lays a Raft log out by peer, in colour (`logs/`).
 //! - `cargo xtask skeleton --out DIR [--from PART]` writes the student skeleton (`skeleton.rs`).
+//! - `cargo xtask completions SHELL` prints a completion script for `cargo-xtask`.
+//!
+//! The options are clap structs, one per command, each beside the code that uses it; `cargo
+//! xtask help COMMAND` (or `COMMAND --help`) describes them.
 
 mod logs;
 mod skeleton;
 mod stress;
 
-use std::io::Write;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage:
-  cargo xtask stress [FILTER...] [-n RUNS] [-p PARALLEL] [--timeout SECS] [--keep-all] [--out DIR] [--release]
-      Runs every test whose name contains a FILTER (all tests if none) RUNS times (default 10),
-      PARALLEL at a time (default 4), each run its own process, with logging on. Keeps the
-      output of failed runs (of all with --keep-all) as DIR/<test>_<run>.log (default DIR:
-      target/stress). A run past SECS (default 300) is killed and counts as failed.
-  cargo xtask logs [FILE|-] [-c COLUMNS] [--just TOPICS] [--ignore TOPICS] [--no-color] [--width W]
-      Pretty-prints a Raft log (a kept log, or `cargo test NAME -- --nocapture` piped in):
-      one column per peer, a colour per topic; TOPICS is comma-separated (VOTE,LEAD,...).
-  cargo xtask skeleton --out DIR [--from PART]
-      Writes the student skeleton to DIR: the project with the solution regions of PART
-      (A-D, default A) and later parts replaced by `// Your code here (PartX).`";
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// The project's tools: the stress runner, the log viewer, the student skeleton.
+#[derive(Parser, Debug)]
+#[command(name = "cargo-xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Stress(stress::Options),
+    Logs(logs::Options),
+    Skeleton(skeleton::Options),
+    /// Prints a completion script for a shell: bash, zsh, fish, elvish or powershell.
+    ///
+    /// Cargo's own completion offers `cargo xtask` but not what follows it; for this script,
+    /// call the tool by its binary: `cargo build -p xtask` and put `target/debug` on the PATH
+    /// as `cargo-xtask`, or source the script and type `cargo-xtask ...`.
+    Completions {
+        /// The shell to write the script for
+        shell: clap_complete::Shell,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") || args.first().is_some_and(|a| a == "help")
-    {
-        // `| head` may close the pipe early: not worth a panic.
-        let _ = writeln!(std::io::stdout(), "{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let result = match args.first().map(String::as_str) {
-        Some("stress") => stress::Options::parse(&args[1..]).and_then(stress::run),
-        Some("logs") => logs::Options::parse(&args[1..]).and_then(logs::run),
-        Some("skeleton") => skeleton::Options::parse(&args[1..]).and_then(skeleton::run),
-        _ => Err(format!("expected a command\n{USAGE}")),
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Stress(o) => stress::run(o),
+        Command::Logs(o) => logs::run(o),
+        Command::Skeleton(o) => skeleton::run(o),
+        Command::Completions { shell } => {
+            let mut cli = Cli::command();
+            clap_complete::generate(shell, &mut cli, "cargo-xtask", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -51,20 +64,61 @@ fn main() -> ExitCode {
     }
 }
 
-/// The value after flag `args[*i]`, advancing `i` past it.
-fn flag_value<'a>(args: &'a [String], i: &mut usize) -> Result<&'a str, String> {
-    let flag = &args[*i];
-    *i += 1;
-    args.get(*i)
-        .map(String::as_str)
-        .ok_or_else(|| format!("{flag} needs a value"))
+/// Brings 0 up to 1: a count that must be positive (`-p`, `-c`), as the tools always had it.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    let n: usize = value.parse().map_err(|e| format!("{e}"))?;
+    Ok(n.max(1))
 }
 
-/// The value after flag `args[*i]`, parsed, advancing `i` past it.
-fn parse_flag<T: std::str::FromStr>(args: &[String], i: &mut usize) -> Result<T, String> {
-    let flag = args[*i].clone();
-    let value = flag_value(args, i)?;
-    value
-        .parse()
-        .map_err(|_| format!("{flag}: cannot parse {value:?}"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_and_errors() {
+        let help = Cli::try_parse_from(["xtask", "--help"]).expect_err("help exits early");
+        assert_eq!(help.exit_code(), 0);
+        let help = Cli::try_parse_from(["xtask", "help", "stress"]).expect_err("help exits");
+        assert_eq!(help.exit_code(), 0);
+        assert_eq!(
+            Cli::try_parse_from(["xtask"])
+                .expect_err("a command is needed")
+                .exit_code(),
+            2
+        );
+        assert!(Cli::try_parse_from(["xtask", "bogus"]).is_err());
+        assert!(matches!(
+            Cli::try_parse_from(["xtask", "completions", "bash"])
+                .expect("valid")
+                .command,
+            Command::Completions { .. }
+        ));
+    }
+
+    #[test]
+    fn skeleton_options() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["xtask", "skeleton"].iter().chain(args)).map(|cli| cli.command)
+        };
+        assert!(matches!(
+            parse(&["--out", "dir", "--from", "PartC"]),
+            Ok(Command::Skeleton(_))
+        ));
+        assert!(parse(&["--out", "dir"]).is_ok(), "--from defaults to A");
+        assert!(parse(&["--from", "B"]).is_err(), "--out is required");
+        assert!(parse(&["--out", "dir", "--from", "Z"]).is_err());
+        assert!(parse(&["--out", "dir", "extra"]).is_err());
+    }
+
+    #[test]
+    fn counts_are_at_least_one() {
+        assert_eq!(at_least_one("0"), Ok(1));
+        assert_eq!(at_least_one("7"), Ok(7));
+        assert!(at_least_one("x").is_err());
+    }
 }

@@ -15,7 +15,6 @@
 //! the stub lines uncommented; in regions of earlier parts it keeps the solution and drops the
 //! markers. labrpc, labgob, the harness, the tests and the tools are copied as they are.
 
-use crate::flag_value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -24,32 +23,23 @@ const STUB: &str = "// solution: stub";
 const END: &str = "// solution: end";
 const PARTS: [&str; 4] = ["PartA", "PartB", "PartC", "PartD"];
 
+/// Writes the student skeleton: the project with the solutions from PART on taken out.
+///
+/// The copy in DIR has the solution regions of PART and the later parts replaced by
+/// `// Your code here (PartX).` and a stub that compiles; the tests of those parts fail.
+#[derive(clap::Args, Debug)]
 pub struct Options {
+    /// The directory to write (it must not exist)
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// The first part to stub out: A-D (also PartA, 3A, 2A, ...)
+    #[arg(long, value_name = "PART", default_value = "A", value_parser = part)]
     from: usize,
 }
 
-impl Options {
-    pub fn parse(args: &[String]) -> Result<Options, String> {
-        let (mut out, mut from) = (None, 0);
-        let mut i = 0;
-        while i < args.len() {
-            match args[i].as_str() {
-                "--out" => out = Some(PathBuf::from(flag_value(args, &mut i)?)),
-                "--from" => {
-                    let part = flag_value(args, &mut i)?;
-                    from = part_number(part)
-                        .ok_or_else(|| format!("--from: unknown part {part:?}"))?;
-                }
-                other => return Err(format!("unknown argument {other}")),
-            }
-            i += 1;
-        }
-        Ok(Options {
-            out: out.ok_or("--out DIR is required")?,
-            from,
-        })
-    }
+/// `--from`'s value: the part's number from 0.
+fn part(name: &str) -> Result<usize, String> {
+    part_number(name).ok_or_else(|| format!("unknown part {name:?}"))
 }
 
 /// `A`, `PartA`, `parta`, `3A` and `2A` all name PartA.

@@ -8,62 +8,63 @@
 mod layout;
 mod parse;
 
-use crate::{flag_value, parse_flag};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::process::ExitCode;
 
 /// The width when neither `--width`, `$COLUMNS` nor a terminal tells.
 const DEFAULT_WIDTH: usize = 160;
 
+/// Lays a Raft log out by peer, in colour.
+///
+/// It reads a kept log, or `cargo test NAME -- --nocapture` piped in. With N columns, peer k's
+/// lines go in column k (mod N) and the harness's span the width; long messages wrap inside
+/// their column. Lines not in the log format (panics, backtraces) are printed as they are.
+#[derive(clap::Args, Debug)]
 pub struct Options {
+    /// The log to read; `-` or none: standard input
+    #[arg(value_name = "FILE")]
     input: Option<String>,
+    /// How many columns: one per peer reads best
+    #[arg(short = 'c', long, value_name = "COLUMNS", default_value = "1",
+          value_parser = crate::at_least_one)]
     columns: usize,
+    /// Show only these topics (comma-separated: VOTE,LEAD,...)
+    #[arg(long, value_name = "TOPICS", value_delimiter = ',', value_parser = topic)]
     just: Vec<String>,
+    /// Hide these topics (comma-separated)
+    #[arg(long, value_name = "TOPICS", value_delimiter = ',', value_parser = topic)]
     ignore: Vec<String>,
-    color: bool,
+    /// No colours (the default when the output is not a terminal)
+    #[arg(long)]
+    no_color: bool,
+    /// The width to fit (default: $COLUMNS, else the terminal's, else 160)
+    #[arg(long, value_name = "W")]
     width: Option<usize>,
 }
 
 impl Options {
-    pub fn parse(args: &[String]) -> Result<Options, String> {
-        let mut o = Options {
-            input: None,
-            columns: 1,
-            just: Vec::new(),
-            ignore: Vec::new(),
-            color: std::io::stdout().is_terminal(),
-            width: None,
-        };
-        let mut i = 0;
-        while i < args.len() {
-            match args[i].as_str() {
-                "-c" | "--columns" => o.columns = parse_flag::<usize>(args, &mut i)?.max(1),
-                "--just" => o.just = topics(flag_value(args, &mut i)?),
-                "--ignore" => o.ignore = topics(flag_value(args, &mut i)?),
-                "--no-color" => o.color = false,
-                "--width" => o.width = Some(parse_flag(args, &mut i)?),
-                "-" => o.input = None,
-                flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}")),
-                file => o.input = Some(file.to_string()),
-            }
-            i += 1;
-        }
-        Ok(o)
+    /// The file to read, or `None` for standard input.
+    fn file(&self) -> Option<&str> {
+        self.input.as_deref().filter(|&f| f != "-")
     }
 
     /// Whether lines of `topic` are shown.
     fn shows(&self, topic: &str) -> bool {
-        (self.just.is_empty() || self.just.iter().any(|t| t == topic))
-            && !self.ignore.iter().any(|t| t == topic)
+        let listed = |list: &[String]| list.iter().any(|t| t == topic);
+        // `--just ''` or `--just ,` lists no topic: everything shows.
+        let any_topic = self.just.iter().all(String::is_empty);
+        (any_topic || listed(&self.just)) && !listed(&self.ignore)
+    }
+
+    /// Whether to colour: on a terminal, unless `--no-color`.
+    fn color(&self) -> bool {
+        !self.no_color && std::io::stdout().is_terminal()
     }
 }
 
-/// `VOTE,lead, TERM` -> `[VOTE, LEAD, TERM]`.
-fn topics(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(|t| t.trim().to_uppercase())
-        .filter(|t| !t.is_empty())
-        .collect()
+/// ` vote` -> `VOTE`: one topic of a `--just` or `--ignore` list.
+fn topic(value: &str) -> Result<String, String> {
+    Ok(value.trim().to_uppercase())
 }
 
 /// `--width`, else `$COLUMNS`, else the terminal's (stdout's, or stderr's when piped to a
@@ -82,13 +83,14 @@ fn width(o: &Options) -> usize {
 }
 
 pub fn run(o: Options) -> Result<ExitCode, String> {
-    let input: Box<dyn BufRead> = match &o.input {
+    let input: Box<dyn BufRead> = match o.file() {
         Some(path) => Box::new(BufReader::new(
             std::fs::File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?,
         )),
         None => Box::new(std::io::stdin().lock()),
     };
     let width = width(&o);
+    let color = o.color();
     let mut out = std::io::stdout().lock();
     let mut printed = if o.columns > 1 {
         writeln!(out, "{}", layout::header(o.columns, width))
@@ -106,7 +108,7 @@ pub fn run(o: Options) -> Result<ExitCode, String> {
         printed = match parse::find(&raw) {
             None => writeln!(out, "{raw}"),
             Some((_, line)) if !o.shows(line.topic) => Ok(()),
-            Some((before, line)) => print_line(&mut out, before, &line, &o, width),
+            Some((before, line)) => print_line(&mut out, before, &line, color, o.columns, width),
         };
     }
     Ok(ExitCode::SUCCESS)
@@ -117,18 +119,19 @@ fn print_line(
     out: &mut impl Write,
     before: &str,
     line: &parse::Line,
-    o: &Options,
+    color: bool,
+    columns: usize,
     width: usize,
 ) -> std::io::Result<()> {
     if !before.trim().is_empty() {
         writeln!(out, "{}", before.trim_end())?;
     }
-    let (on, off) = if o.color {
+    let (on, off) = if color {
         (layout::color(line.topic), layout::RESET)
     } else {
         ("", "")
     };
-    for text in layout::render(line, o.columns, width) {
+    for text in layout::render(line, columns, width) {
         writeln!(out, "{on}{text}{off}")?;
     }
     Ok(())
@@ -138,21 +141,33 @@ fn print_line(
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        use clap::Parser;
+        let args = ["xtask", "logs"].iter().chain(args);
+        match crate::Cli::try_parse_from(args)?.command {
+            crate::Command::Logs(o) => Ok(o),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
     fn options(args: &[&str]) -> Options {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Options::parse(&args).expect("valid options")
+        parse(args).expect("valid options")
     }
 
     #[test]
     fn options_parse() {
         let o = options(&["kept.log", "-c", "3", "--just", "vote, LEAD", "--no-color"]);
-        assert_eq!(o.input.as_deref(), Some("kept.log"));
+        assert_eq!(o.file(), Some("kept.log"));
         assert_eq!(o.columns, 3);
         assert_eq!(o.just, vec!["VOTE", "LEAD"]);
-        assert!(!o.color);
-        assert_eq!(options(&["-"]).input, None);
+        assert!(!o.color());
+        assert_eq!(options(&["-"]).file(), None);
+        assert_eq!(options(&[]).file(), None);
         assert_eq!(options(&["--width", "90"]).width, Some(90));
-        assert!(Options::parse(&["--bogus".to_string()]).is_err());
+        assert_eq!(options(&["--columns", "0"]).columns, 1);
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["-c", "x"]).is_err());
+        assert!(parse(&["a.log", "b.log"]).is_err(), "one input");
     }
 
     #[test]
@@ -166,11 +181,10 @@ mod tests {
 
     #[test]
     fn prints_the_prefix_then_the_line_without_colour() {
-        let o = options(&["-c", "2", "--no-color"]);
         let raw = "test xtask_selftest ... 000003 LEAD S1 T1 won";
         let (before, line) = parse::find(raw).expect("parses");
         let mut out = Vec::new();
-        print_line(&mut out, before, &line, &o, 88).expect("printed");
+        print_line(&mut out, before, &line, false, 2, 88).expect("printed");
         let text = String::from_utf8(out).expect("utf-8");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "test xtask_selftest ...");
@@ -182,11 +196,9 @@ mod tests {
 
     #[test]
     fn colours_wrap_each_printed_line() {
-        let o = options(&[]);
-        let o = Options { color: true, ..o };
         let line = parse::parse("000001 VOTE S0 T1 x").expect("parses");
         let mut out = Vec::new();
-        print_line(&mut out, "", &line, &o, 80).expect("printed");
+        print_line(&mut out, "", &line, true, 1, 80).expect("printed");
         let text = String::from_utf8(out).expect("utf-8");
         assert_eq!(text, "\x1b[36m      1 VOTE S0 T1 x\x1b[0m\n");
     }

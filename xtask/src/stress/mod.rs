@@ -17,7 +17,6 @@ mod discover;
 mod progress;
 mod stats;
 
-use crate::{flag_value, parse_flag};
 use child::{Ending, Outcome};
 use progress::Progress;
 use stats::TestStats;
@@ -29,43 +28,44 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
+/// Runs the lab's tests many times in parallel and keeps the logs of the runs that failed.
+///
+/// Each run is a process of its own, with logging on. Every test whose name contains a FILTER
+/// (all tests if none) runs RUNS times, PARALLEL at a time, round-robin over the tests. The
+/// output of a failed run (of every run with --keep-all) is kept as `DIR/<test>_<run>.log`,
+/// with its timeline beside it; a run past SECS is killed and counts as failed. The failure
+/// line names the log, the timeline and the labrpc seed.
+#[derive(clap::Args, Debug)]
 pub struct Options {
+    /// Run only the tests whose name contains one of these
+    #[arg(value_name = "FILTER")]
     filters: Vec<String>,
+    /// How many times to run each test
+    #[arg(short = 'n', long = "runs", value_name = "RUNS", default_value_t = 10)]
     runs: usize,
+    /// How many runs at a time (keep it near twice the cores)
+    #[arg(short = 'p', long, value_name = "PARALLEL", default_value = "4",
+          value_parser = crate::at_least_one)]
     parallel: usize,
+    /// Kill a run after this many seconds (it counts as failed)
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
     timeout: Duration,
+    /// Keep the logs of the runs that passed too
+    #[arg(long)]
     keep_all: bool,
+    /// Where the logs go
+    #[arg(long, value_name = "DIR", default_value = "target/stress")]
     out: PathBuf,
+    /// Build and run the tests with --release
+    #[arg(long)]
     release: bool,
 }
 
-impl Options {
-    pub fn parse(args: &[String]) -> Result<Options, String> {
-        let mut o = Options {
-            filters: Vec::new(),
-            runs: 10,
-            parallel: 4,
-            timeout: Duration::from_secs(300),
-            keep_all: false,
-            out: PathBuf::from("target/stress"),
-            release: false,
-        };
-        let mut i = 0;
-        while i < args.len() {
-            match args[i].as_str() {
-                "-n" | "--runs" => o.runs = parse_flag(args, &mut i)?,
-                "-p" | "--parallel" => o.parallel = parse_flag::<usize>(args, &mut i)?.max(1),
-                "--timeout" => o.timeout = Duration::from_secs(parse_flag(args, &mut i)?),
-                "--keep-all" => o.keep_all = true,
-                "--out" => o.out = PathBuf::from(flag_value(args, &mut i)?),
-                "--release" => o.release = true,
-                flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}")),
-                filter => o.filters.push(filter.to_string()),
-            }
-            i += 1;
-        }
-        Ok(o)
-    }
+fn seconds(value: &str) -> Result<Duration, String> {
+    value
+        .parse()
+        .map(Duration::from_secs)
+        .map_err(|e| format!("{e}"))
 }
 
 /// One run of one test: indices into the test list, and the run's number (from 0).
@@ -219,9 +219,18 @@ mod tests {
         assert!(schedule(4, 0).is_empty());
     }
 
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        use clap::Parser;
+        let args = ["xtask", "stress"].iter().chain(args);
+        match crate::Cli::try_parse_from(args)?.command {
+            crate::Command::Stress(o) => Ok(o),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
     #[test]
     fn options_parse() {
-        let args: Vec<String> = [
+        let o = parse(&[
             "part_a",
             "-n",
             "20",
@@ -233,18 +242,21 @@ mod tests {
             "--out",
             "x",
             "b",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let o = Options::parse(&args).expect("valid options");
+        ])
+        .expect("valid options");
         assert_eq!(o.filters, vec!["part_a", "b"]);
         assert_eq!((o.runs, o.parallel, o.timeout.as_secs()), (20, 3, 9));
         assert!(o.keep_all && !o.release);
         assert_eq!(o.out, PathBuf::from("x"));
-        assert!(Options::parse(&["-n".to_string()]).is_err());
-        assert!(Options::parse(&["-n".to_string(), "many".to_string()]).is_err());
-        assert!(Options::parse(&["--bogus".to_string()]).is_err());
+        let o = parse(&["--runs", "2", "--parallel", "0", "--release"]).expect("valid");
+        assert!(o.filters.is_empty() && o.release);
+        assert_eq!((o.runs, o.parallel), (2, 1), "-p 0 means one at a time");
+        let o = parse(&[]).expect("defaults");
+        assert_eq!((o.runs, o.parallel, o.timeout.as_secs()), (10, 4, 300));
+        assert_eq!(o.out, PathBuf::from("target/stress"));
+        assert!(parse(&["-n"]).is_err());
+        assert!(parse(&["-n", "many"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
     }
 
     #[test]
