@@ -34,7 +34,8 @@ use std::time::Duration;
 /// (all tests if none) runs RUNS times, PARALLEL at a time, round-robin over the tests. The
 /// output of a failed run (of every run with --keep-all) is kept as `DIR/<test>_<run>.log`,
 /// with its timeline beside it; a run past SECS is killed and counts as failed. The failure
-/// line names the log, the timeline and the labrpc seed.
+/// line names the log, the timeline, the labrpc seed and, for a run that died of a signal (a
+/// panic in a Raft thread aborts the process), the signal.
 #[derive(clap::Args, Debug)]
 pub struct Options {
     /// Run only the tests whose name contains one of these
@@ -122,7 +123,7 @@ pub fn run(o: Options) -> Result<ExitCode, String> {
     let mut stats = vec![TestStats::default(); tests.len()];
     let mut progress = Progress::new(&tests, o.runs);
     for (job, outcome) in done_rx {
-        let failed = matches!(outcome.ending, Ending::Failed | Ending::TimedOut);
+        let failed = matches!(outcome.ending, Ending::Failed { .. } | Ending::TimedOut);
         if failed {
             progress.println(&failure_report(&tests[job.test].name, job.run, &outcome));
         } else if !o.keep_all {
@@ -186,19 +187,27 @@ fn remove_run_files(log: &Path) {
     }
 }
 
-/// `<test> run <k> failed: <log>[, timeline <html>][ (labrpc seed N: rerun with ...)]`.
+/// `<test> run <k> failed: <log>[, timeline <html>][ (labrpc seed N: rerun with ...)]`, with
+/// `died of SIGABRT` (or another signal) for `failed` when a signal ended the run, and `timed
+/// out` when the runner killed it.
 fn failure_report(test: &str, run: usize, outcome: &Outcome) -> String {
     let why = match outcome.ending {
-        Ending::TimedOut => "timed out",
-        _ => "failed",
+        Ending::TimedOut => "timed out".to_string(),
+        Ending::Failed {
+            signal: Some(signal),
+        } => format!("died of {}", child::signal_name(signal)),
+        _ => "failed".to_string(),
     };
-    let timeline = timeline_of(&outcome.log);
-    let timeline = if timeline.exists() {
-        format!(", timeline {}", timeline.display())
-    } else {
-        String::new()
-    };
-    let seed = child::find_seed(&outcome.log)
+    let facts = child::Facts::of_log(&outcome.log);
+    // The harness names the timeline it wrote; else it may still be where the runner asked.
+    let timeline = facts
+        .timeline
+        .filter(|t| t.exists())
+        .or_else(|| Some(timeline_of(&outcome.log)).filter(|t| t.exists()))
+        .map(|t| format!(", timeline {}", t.display()))
+        .unwrap_or_default();
+    let seed = facts
+        .seed
         .map(|s| format!(" (labrpc seed {s}: rerun with LABRPC_SEED={s})"))
         .unwrap_or_default();
     format!(
@@ -257,6 +266,56 @@ mod tests {
         assert!(parse(&["-n"]).is_err());
         assert!(parse(&["-n", "many"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
+    }
+
+    /// An aborted run's failure line names the signal, the timeline and the seed.
+    #[test]
+    fn reports_an_aborted_run() {
+        let dir = std::env::temp_dir().join(format!("xtask-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let log = log_path(&dir, "backup_part_b", 3);
+        let timeline = timeline_of(&log);
+        std::fs::write(&timeline, "<html>").expect("write");
+        std::fs::write(
+            &log,
+            format!(
+                "000000 TEST make_config: 5 peers, unreliable=false, snapshot=false, seed 8\n\
+                 thread 'raft1-applier' panicked at src/apply.rs:1:1:\n\
+                 labrpc seed: 8 (rerun with LABRPC_SEED=8)\n\
+                 timeline: {}\n",
+                timeline.display()
+            ),
+        )
+        .expect("write");
+        let outcome = Outcome {
+            ending: Ending::Failed { signal: Some(6) },
+            took: Duration::from_secs(1),
+            log: log.clone(),
+        };
+        assert_eq!(
+            failure_report("backup_part_b", 3, &outcome),
+            format!(
+                "backup_part_b run 3 died of SIGABRT: {}, timeline {} (labrpc seed 8: rerun \
+                 with LABRPC_SEED=8)",
+                log.display(),
+                timeline.display()
+            )
+        );
+        // No harness lines at all but the first: the seed still, and the timeline if written.
+        std::fs::write(&log, "000000 TEST make_config: 3 peers, seed 9\n").expect("write");
+        std::fs::remove_file(&timeline).expect("remove");
+        let outcome = Outcome {
+            ending: Ending::Failed { signal: None },
+            ..outcome
+        };
+        assert_eq!(
+            failure_report("t", 0, &outcome),
+            format!(
+                "t run 0 failed: {} (labrpc seed 9: rerun with LABRPC_SEED=9)",
+                log.display()
+            )
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
