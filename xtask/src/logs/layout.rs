@@ -1,14 +1,20 @@
 //! Laying parsed lines out: `<ms>` in a margin, then, with N columns, peer k's lines in column
-//! k (mod N) of fixed width, long messages wrapped inside their column; lines of no peer (the
-//! harness's) span the full width. And each topic's colour, as ANSI escape codes.
+//! k (mod N), the columns sharing the width; lines of no peer (the harness's) span the full
+//! width. Every line fits the width, so the terminal never wraps one of its own accord: a
+//! message too long for its column wraps inside it, on at most [`MAX_LINES`] lines, and the
+//! rest is cut (marked `…`); one column, or a harness line, wraps in full. And each topic's
+//! colour, as ANSI escape codes.
 
 use super::parse::Line;
 
 /// The width of the time margin: `{ms:>7} `.
 const MARGIN: usize = 8;
 
-/// The narrowest a column gets, however narrow the terminal.
-const MIN_COLUMN: usize = 20;
+/// The narrowest a column gets, however narrow the terminal (only then do lines overflow it).
+const MIN_COLUMN: usize = 8;
+
+/// The most lines a peer's message takes in a column of its own; the rest is cut.
+const MAX_LINES: usize = 3;
 
 /// The text lines (without colour) that show `line`.
 pub fn render(line: &Line, columns: usize, width: usize) -> Vec<String> {
@@ -19,7 +25,15 @@ pub fn render(line: &Line, columns: usize, width: usize) -> Vec<String> {
     };
     let indent = " ".repeat(MARGIN + column * column_width);
     // One space between a column's text and the next column.
-    wrap(&body, column_width.saturating_sub(1).max(MIN_COLUMN / 2))
+    let text_width = column_width.saturating_sub(1).max(1);
+    let mut chunks = wrap(&body, text_width);
+    if line.peer.is_some() && columns > 1 && chunks.len() > MAX_LINES {
+        chunks.truncate(MAX_LINES);
+        let last = &mut chunks[MAX_LINES - 1];
+        *last = last.chars().take(text_width - 1).collect();
+        last.push('…');
+    }
+    chunks
         .into_iter()
         .enumerate()
         .map(|(k, chunk)| {
@@ -144,8 +158,47 @@ mod tests {
         let column_width = (80 - MARGIN) / 2;
         for l in &rendered[1..] {
             assert!(l.starts_with(&" ".repeat(MARGIN + column_width)), "{l:?}");
-            assert!(l.trim_end().len() < MARGIN + 2 * column_width, "{l:?}");
+            assert!(
+                l.trim_end().chars().count() < MARGIN + 2 * column_width,
+                "{l:?}"
+            );
         }
+    }
+
+    /// Seven peers in 100 columns (`-c 7 --width 100`): nothing wider than the width, no
+    /// message on more than three lines, and a cut message marked.
+    #[test]
+    fn seven_columns_fit_a_hundred_characters() {
+        let long = "000413 VOTE S6 T1 election timeout: standing for term 1, voted for itself";
+        let short = "000413 LEAD S3 T2 won";
+        for raw in [long, short] {
+            for columns in [5, 7, 9] {
+                for width in [80, 100] {
+                    let rendered = render(&parse(raw).expect("parses"), columns, width);
+                    assert!(rendered.len() <= MAX_LINES, "{rendered:?}");
+                    for l in &rendered {
+                        assert!(l.chars().count() <= width, "{width}: {l:?}");
+                    }
+                }
+            }
+        }
+        let rendered = render(&parse(long).expect("parses"), 7, 100);
+        assert_eq!(rendered.len(), 3);
+        assert!(rendered[2].ends_with('…'), "{rendered:?}");
+        assert_eq!(render(&parse(short).expect("parses"), 7, 100).len(), 2);
+        let header = header(7, 100);
+        assert!(header.len() <= 100 && header.contains("S6"), "{header:?}");
+    }
+
+    #[test]
+    fn one_column_and_harness_lines_are_never_cut() {
+        let raw = format!("000005 LOG1 S1 T2 {}", "word ".repeat(40));
+        let rendered = render(&parse(&raw).expect("parses"), 1, 80);
+        assert_eq!(rendered.len(), 3);
+        assert!(rendered.iter().all(|l| !l.contains('…') && l.len() <= 80));
+        let raw = format!("000005 TEST {}", "word ".repeat(40));
+        let rendered = render(&parse(&raw).expect("parses"), 7, 60);
+        assert!(rendered.len() > MAX_LINES && rendered.iter().all(|l| l.len() <= 60));
     }
 
     #[test]

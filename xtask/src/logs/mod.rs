@@ -17,8 +17,10 @@ const DEFAULT_WIDTH: usize = 160;
 /// Lays a Raft log out by peer, in colour.
 ///
 /// It reads a kept log, or `cargo test NAME -- --nocapture` piped in. With N columns, peer k's
-/// lines go in column k (mod N) and the harness's span the width; long messages wrap inside
-/// their column. Lines not in the log format (panics, backtraces) are printed as they are.
+/// lines go in column k (mod N) and the harness's span the width. Every line fits the width: a
+/// message too long for its column wraps inside it, on at most three lines, and the rest is cut
+/// (`…`); use fewer columns to see long messages whole. Lines not in the log format (panics,
+/// backtraces) are printed as they are.
 #[derive(clap::Args, Debug)]
 pub struct Options {
     /// The log to read; `-` or none: standard input
