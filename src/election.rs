@@ -56,7 +56,7 @@ impl Peer {
     fn start_election_locked(self: &Arc<Self>, st: &mut RaftState) -> Vec<(usize, Call)> {
         self.become_candidate_locked(st);
         rlog!(
-            VOTE,
+            TIMR,
             st,
             "election timeout: standing for term {}",
             st.current_term
@@ -164,13 +164,10 @@ impl Peer {
         }
         // Receiver step 2: grant the vote if voted_for is null or candidate_id, and the
         // candidate's log is at least as up-to-date as ours (§5.2, §5.4).
-        if st.voted_for.is_some_and(|voted| voted != candidate) {
-            rlog!(
-                VOTE,
-                st,
-                "reject vote for S{candidate}: voted for S{:?}",
-                st.voted_for
-            );
+        if let Some(voted) = st.voted_for
+            && voted != candidate
+        {
+            rlog!(VOTE, st, "reject vote for S{candidate}: voted for S{voted}");
             return reply;
         }
         let (our_term, our_index) = (st.log.last_term(), st.log.last_index());

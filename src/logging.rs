@@ -3,7 +3,9 @@
 //! Every line Raft logs reads `<ms since start> <TOPIC> S<peer> T<term> <message>`, for example
 //! `001234 VOTE S2 T3 reject vote for S1: its last log 2/7 is older than ours 3/5 (§5.4.1)`.
 //! The time is milliseconds since the process first logged, zero-padded to six digits; the topic
-//! is a short upper-case word (TIMR, VOTE, LEAD, TERM, LOG1, LOG2, CMIT, APLY, PERS, SNAP, DROP).
+//! is a short upper-case word: TIMR (an election timer fired), VOTE, LEAD, TERM, LOG1 (entries
+//! sent or appended), LOG2 (rejections, fast backup), CMIT, APLY, PERS, SNAP, DROP (stale replies,
+//! a killed peer).
 //! The log viewer (`cargo xtask logs`) parses exactly this shape.
 //!
 //! Lines go through the `log` crate at debug level with target `raft`, so they cost one

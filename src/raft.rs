@@ -192,7 +192,7 @@ impl Raft {
         peer.persist_locked(&st);
         rlog!(LOG1, st, "start: appended {index}");
         // A leader alone in its cluster is its own majority.
-        peer.maybe_advance_commit_locked(&mut st);
+        peer.advance_commit_index_locked(&mut st);
         // Send now rather than at the next heartbeat; the replicators batch what accumulates while
         // an RPC is in flight.
         peer.wake_replicators();

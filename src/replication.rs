@@ -13,7 +13,7 @@ use crate::logging::rlog;
 use crate::raft::Peer;
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
 use crate::sender::{Call, sender_free_locked};
-use crate::state::{HEARTBEAT_INTERVAL, RaftState, Role};
+use crate::state::{COMMIT_DELAY, HEARTBEAT_INTERVAL, RaftState, Role};
 
 /// The highest index stored on a majority of peers, given each peer's `match_index` (the leader's
 /// own entry being its last index).
@@ -68,9 +68,8 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
     let mut st = peer.state.lock();
     while !st.dead && st.role == Role::Leader && st.current_term == term {
         let now = Instant::now();
-        let behind =
-            st.next_index[to] <= st.log.last_index() || st.commit_sent[to] < st.commit_index;
-        let due = now >= st.heartbeat_due[to] || (behind && !st.in_flight[to]);
+        let send_at = next_send_at(&st, to, now);
+        let due = now >= send_at;
         if due && sender_free_locked(&st, to) {
             st.in_flight[to] = true;
             st.heartbeat_due[to] = now + HEARTBEAT_INTERVAL;
@@ -84,10 +83,29 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
             // Every sender to `to` is busy: the next call to return wakes this thread.
             peer.replicate_wake[to].wait(&mut st);
         } else {
-            let due = st.heartbeat_due[to];
-            peer.replicate_wake[to].wait_until(&mut st, due);
+            peer.replicate_wake[to].wait_until(&mut st, send_at);
         }
     }
+}
+
+/// When the leader next owes follower `to` an AppendEntries: at once for entries it lacks,
+/// unless one is in flight already (what accumulates meanwhile goes in the next); at the
+/// heartbeat deadline otherwise.
+///
+/// Not in Figure 2: a new commit index alone waits up to [`COMMIT_DELAY`] for entries or a
+/// heartbeat to carry it, so that a busy leader does not send each follower an extra
+/// AppendEntries per commit.
+fn next_send_at(st: &RaftState, to: usize, now: Instant) -> Instant {
+    let mut at = st.heartbeat_due[to];
+    if !st.in_flight[to] {
+        if st.next_index[to] <= st.log.last_index() {
+            return now;
+        }
+        if st.commit_sent[to] < st.commit_index {
+            at = at.min(st.commit_advanced_at + COMMIT_DELAY);
+        }
+    }
+    at
 }
 
 impl Peer {
@@ -164,7 +182,7 @@ impl Peer {
             let matched = args.prev_log_index + args.entries.len() as u64;
             st.match_index[from] = st.match_index[from].max(matched);
             st.next_index[from] = st.next_index[from].max(matched + 1);
-            self.maybe_advance_commit_locked(st);
+            self.advance_commit_index_locked(st);
         } else {
             // Never below what the follower is known to hold, never past our own log.
             let next = next_index_after_rejection(&st.log, reply)
@@ -185,7 +203,7 @@ impl Peer {
 
     /// Leader: advances `commit_index` if a majority now holds an entry of this term, and wakes
     /// the applier and the replicators (followers learn the new commit index at once).
-    pub(crate) fn maybe_advance_commit_locked(&self, st: &mut RaftState) -> bool {
+    pub(crate) fn advance_commit_index_locked(&self, st: &mut RaftState) {
         let mut matched = st.match_index.clone();
         matched[st.me] = st.log.last_index();
         let commit = leader_commit_index(
@@ -195,7 +213,7 @@ impl Peer {
             majority_match_index(&matched),
         );
         if commit == st.commit_index {
-            return false;
+            return;
         }
         rlog!(
             CMIT,
@@ -204,9 +222,9 @@ impl Peer {
             st.commit_index + 1
         );
         st.set_commit_index(commit);
+        st.commit_advanced_at = Instant::now();
         self.apply_wake.notify_one();
         self.wake_replicators();
-        true
     }
 
     /// AppendEntries RPC handler (Figure 2, "Receiver implementation").
@@ -220,18 +238,18 @@ impl Peer {
             term: st.current_term,
             ..AppendEntriesReply::default()
         };
+        let leader = args.leader_id;
         // Receiver step 1: reply false if term < current_term (§5.1).
         if args.term < st.current_term {
             rlog!(
                 DROP,
                 st,
-                "reject append from S{}: its term {} is old",
-                args.leader_id,
+                "reject append from S{leader}: its term {} is old",
                 args.term
             );
             return reply;
         }
-        self.accept_leader_locked(&mut st, args.leader_id);
+        self.accept_leader_locked(&mut st, leader);
 
         // solution: begin PartB
         let (prev_index, prev_term) = (args.prev_log_index, args.prev_log_term);
@@ -243,26 +261,26 @@ impl Peer {
         }
         // Receiver step 2: reply false if the log has no entry at prev_log_index whose term
         // matches prev_log_term (§5.3), with the fast-backup hint.
+        let last = st.log.last_index();
         match st.log.term_at(prev_index) {
             None => {
-                reply.x_len = st.log.last_index() + 1;
                 rlog!(
                     LOG2,
                     st,
-                    "reject append: no entry at {prev_index} (log ends at {})",
-                    st.log.last_index()
+                    "reject append: no entry {prev_index}; log ends at {last}"
                 );
+                reply.x_len = last + 1;
                 return reply;
             }
             Some(term) if term != prev_term => {
-                reply.x_term = Some(term);
-                reply.x_index = st.log.first_index_of_term(term, prev_index);
-                reply.x_len = st.log.last_index() + 1;
                 rlog!(
                     LOG2,
                     st,
-                    "reject append: entry {prev_index} has term {term}, not {prev_term}"
+                    "reject append: term {term} at {prev_index}, not {prev_term}"
                 );
+                reply.x_term = Some(term);
+                reply.x_index = st.log.first_index_of_term(term, prev_index);
+                reply.x_len = last + 1;
                 return reply;
             }
             Some(_) => {}
@@ -274,8 +292,7 @@ impl Peer {
             rlog!(
                 LOG1,
                 st,
-                "appended from S{}; log ends at {}",
-                args.leader_id,
+                "appended from S{leader}; log ends at {}",
                 st.log.last_index()
             );
         }
@@ -287,9 +304,8 @@ impl Peer {
             rlog!(
                 CMIT,
                 st,
-                "commit {}..={commit} (leader S{})",
-                st.commit_index + 1,
-                args.leader_id
+                "commit {}..={commit} (leader S{leader})",
+                st.commit_index + 1
             );
             st.set_commit_index(commit);
             self.apply_wake.notify_one();

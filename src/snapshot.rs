@@ -109,7 +109,7 @@ impl Peer {
         // The follower now holds everything through the snapshot.
         st.match_index[from] = st.match_index[from].max(args.last_included_index);
         st.next_index[from] = st.next_index[from].max(args.last_included_index + 1);
-        self.maybe_advance_commit_locked(st);
+        self.advance_commit_index_locked(st);
     }
 
     /// InstallSnapshot RPC handler (Figure 13, "Receiver implementation").
