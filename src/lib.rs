@@ -59,3 +59,4 @@ pub use crossbeam_channel;
 pub use logging::init_logging;
 pub use persister::Persister;
 pub use raft::{ApplyMsg, Raft, Status};
+pub use state::Role;

@@ -53,8 +53,8 @@ pub enum ApplyMsg {
 pub struct Status {
     /// `current_term`.
     pub term: u64,
-    /// `"follower"`, `"candidate"` or `"leader"`.
-    pub role: &'static str,
+    /// Follower, candidate or leader.
+    pub role: Role,
     /// Index of the last entry in the log (or of the snapshot, if the log is empty).
     pub last_log_index: u64,
     /// `commit_index`.
@@ -214,11 +214,7 @@ impl Raft {
         let st = self.peer.state.lock();
         Status {
             term: st.current_term,
-            role: match st.role {
-                Role::Follower => "follower",
-                Role::Candidate => "candidate",
-                Role::Leader => "leader",
-            },
+            role: st.role,
             last_log_index: st.log.last_index(),
             commit_index: st.commit_index,
             snapshot_index: st.log.last_included_index(),

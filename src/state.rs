@@ -32,10 +32,24 @@ const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 400..800;
 
 /// The role a peer plays in its current term (§5.2, Figure 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
+pub enum Role {
+    /// Answers leaders and candidates; stands for election when its timer fires.
     Follower,
+    /// Stands for election in its current term.
     Candidate,
+    /// Replicates its log to the others for its term.
     Leader,
+}
+
+/// `follower`, `candidate` or `leader`, padded as asked (`{:<10}`).
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        })
+    }
 }
 
 /// Everything a peer protects with its one mutex.

@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use raft::Status;
+use raft::{Role, Status};
 
 use crate::wiring::Demo;
 
@@ -68,7 +68,7 @@ pub struct Observer {
 }
 
 fn is_leader(view: &PeerView) -> bool {
-    view.status.role == "leader"
+    view.status.role == Role::Leader
 }
 
 impl Observer {
@@ -148,7 +148,7 @@ impl Observer {
             // A peer standing for election in a term above this leader's.
             let candidate = sample.iter().enumerate().find_map(|(j, v)| {
                 let v = v.as_ref()?;
-                (j != i && v.status.role == "candidate" && v.status.term > old)
+                (j != i && v.status.role == Role::Candidate && v.status.term > old)
                     .then_some((j, v.status.term))
             });
             // This leader itself rejoined, still leading the term it led while cut off.
@@ -211,7 +211,7 @@ impl Observer {
 mod tests {
     use super::*;
 
-    fn peer(role: &'static str, term: u64, connected: bool) -> Option<PeerView> {
+    fn peer(role: Role, term: u64, connected: bool) -> Option<PeerView> {
         Some(PeerView {
             status: Status {
                 term,
@@ -224,9 +224,9 @@ mod tests {
         })
     }
 
-    const F: &str = "follower";
-    const C: &str = "candidate";
-    const L: &str = "leader";
+    const F: Role = Role::Follower;
+    const C: Role = Role::Candidate;
+    const L: Role = Role::Leader;
 
     /// Feeds `looks` 100 ms apart; returns the events of each.
     fn run(n: usize, looks: Vec<Sample>) -> Vec<Vec<String>> {
