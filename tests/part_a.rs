@@ -25,7 +25,7 @@ fn initial_election_part_a() {
     thread::sleep(2 * RAFT_ELECTION_TIMEOUT);
     let term2 = cfg.check_terms();
     if term1 != term2 {
-        println!("warning: term changed even though there were no failures");
+        common::warn("term changed even though there were no failures");
     }
 
     // There should still be a leader.

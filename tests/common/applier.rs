@@ -1,14 +1,55 @@
 //! The appliers: the threads that read each peer's `apply_ch` and check what it delivers,
-//! Go's `applier`, `applierSnap` and `ingestSnap`.
+//! Go's `applier`, `applierSnap` and `ingestSnap`; and the zombies, the channels of killed
+//! instances, which must stay silent.
+//!
+//! Each start of a peer gets its own applier thread. `crash1` stops it before it kills the
+//! peer: the applier finishes the message in hand (which may mean a call to `Raft::snapshot`),
+//! hands its receiver back and is joined. The receiver is then kept as a [`Zombie`]: after
+//! `kill` returns, nothing more may be sent on `apply_ch` (lab-api.md), and as the channel is a
+//! rendezvous, whatever the zombie yields was offered after `kill` returned. The harness checks
+//! the zombies whenever it checks for apply errors, and each message one yields is an error.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 
 use parking_lot::Mutex;
-use raft::crossbeam_channel::Receiver;
+use raft::crossbeam_channel::{self, Receiver, Sender, TryRecvError, select};
 use raft::{ApplyMsg, Raft};
 
 use super::timeline::Timeline;
-use super::{Cmd, Logs, SNAPSHOT_INTERVAL};
+use super::{Cmd, SNAPSHOT_INTERVAL};
+
+/// What the appliers share with the harness (Go's fields under `cfg.mu`).
+pub(crate) struct Logs {
+    /// Per peer: the committed commands it applied, by index (Go's `logs`).
+    pub(crate) logs: Vec<HashMap<u64, Cmd>>,
+    /// Per peer: the last index applied (Go's `lastApplied`; the snapshot applier's check).
+    pub(crate) last_applied: Vec<u64>,
+    /// Per peer: the first apply error, if any (Go's `applyErr`).
+    pub(crate) apply_err: Vec<Option<String>>,
+    /// The highest index applied anywhere (Go's `maxIndex`).
+    pub(crate) max_index: u64,
+}
+
+impl Logs {
+    pub(crate) fn new(n: usize) -> Logs {
+        Logs {
+            logs: vec![HashMap::new(); n],
+            last_applied: vec![0; n],
+            apply_err: vec![None; n],
+            max_index: 0,
+        }
+    }
+
+    /// Records `err` as peer `i`'s apply error, unless it has one already.
+    pub(crate) fn record_error(&mut self, i: usize, err: String) {
+        // Go calls log.Fatalf here; the next harness call fails the test instead.
+        eprintln!("apply error: {err}");
+        tlog!("apply error: {err}");
+        self.apply_err[i].get_or_insert(err);
+    }
+}
 
 /// The snapshot the snapshot applier hands to `Raft::snapshot`: the index and the tester's log
 /// up to it (entry 0 empty), as Go's applierSnap encodes them.
@@ -39,63 +80,77 @@ pub(crate) fn ingest_snap(
 /// Reads one peer's `apply_ch` (Go's `applier` and `applierSnap`).
 pub(crate) struct Applier {
     pub(crate) me: usize,
-    /// Which start of peer `me` this applier serves (`Logs::generation`): once the peer is
-    /// restarted, a message this one still holds must not touch the new instance's records.
-    pub(crate) generation: u64,
     pub(crate) logs: Arc<Mutex<Logs>>,
     pub(crate) timeline: Arc<Timeline>,
     pub(crate) rf: Raft,
+    /// Whether this is Go's `applierSnap`, which asks for a snapshot every ten commands.
+    pub(crate) with_snapshots: bool,
+}
+
+/// The harness's handle on a running applier thread.
+pub(crate) struct RunningApplier {
+    stop: Sender<()>,
+    thread: JoinHandle<Receiver<ApplyMsg>>,
 }
 
 impl Applier {
-    /// Runs until the peer is killed (its applier drops the channel's sender).
-    pub(crate) fn run(self, apply_ch: Receiver<ApplyMsg>, with_snapshots: bool) {
+    /// Starts the applier on a thread of its own, reading `apply_ch`.
+    pub(crate) fn spawn(self, apply_ch: Receiver<ApplyMsg>) -> RunningApplier {
+        let (stop, stop_rx) = crossbeam_channel::bounded(0);
+        let thread = thread::Builder::new()
+            .name(format!("test-applier{}", self.me))
+            .spawn(move || self.run(apply_ch, stop_rx))
+            .expect("spawn an applier");
+        RunningApplier { stop, thread }
+    }
+
+    /// Applies what arrives on `apply_ch` until told to stop; returns the receiver.
+    fn run(self, apply_ch: Receiver<ApplyMsg>, stop: Receiver<()>) -> Receiver<ApplyMsg> {
         let mut failed = false;
-        for msg in apply_ch {
-            if failed {
-                // Go's process is dead by now; keep reading, so that Raft does not block.
-                continue;
-            }
-            let result = match msg {
-                ApplyMsg::Command { command, index, .. } => {
-                    self.apply(&command, index, with_snapshots)
-                }
-                ApplyMsg::Snapshot {
-                    snapshot, index, ..
-                } if with_snapshots => {
-                    let mut logs = self.logs.lock();
-                    if logs.generation[self.me] != self.generation {
-                        continue;
+        loop {
+            select! {
+                recv(stop) -> _ => return apply_ch,
+                recv(apply_ch) -> msg => match msg {
+                    // After an error Go's process is dead; keep reading, so that Raft does not
+                    // block, but record nothing more.
+                    Ok(_) if failed => {}
+                    Ok(msg) => {
+                        if let Err(err) = self.handle(msg) {
+                            self.logs.lock().record_error(self.me, err);
+                            failed = true;
+                        }
                     }
-                    ingest_snap(&mut logs, self.me, &snapshot, Some(index))
-                }
-                ApplyMsg::Snapshot { .. } => Ok(()),
-            };
-            if let Err(err) = result {
-                // Go calls log.Fatalf here; the next harness call fails the test instead, and
-                // this applier records nothing more.
-                eprintln!("apply error: {err}");
-                tlog!("apply error: {err}");
-                let mut logs = self.logs.lock();
-                logs.apply_err[self.me].get_or_insert(err);
-                failed = true;
+                    // Raft dropped its sender: nothing more can come; wait to be stopped.
+                    Err(_) => {
+                        let _ = stop.recv();
+                        return apply_ch;
+                    }
+                },
             }
+        }
+    }
+
+    fn handle(&self, msg: ApplyMsg) -> Result<(), String> {
+        match msg {
+            ApplyMsg::Command { command, index, .. } => self.apply(&command, index),
+            ApplyMsg::Snapshot {
+                snapshot, index, ..
+            } if self.with_snapshots => {
+                ingest_snap(&mut self.logs.lock(), self.me, &snapshot, Some(index))
+            }
+            ApplyMsg::Snapshot { .. } => Ok(()),
         }
     }
 
     /// One committed command: Go's checks (`checkLogs`), then a snapshot every ten commands if
     /// this is the snapshot applier.
-    fn apply(&self, command: &[u8], index: u64, with_snapshots: bool) -> Result<(), String> {
+    fn apply(&self, command: &[u8], index: u64) -> Result<(), String> {
         let i = self.me;
         let cmd: Cmd = labgob::decode(command)
             .map_err(|e| format!("server {i} applied an undecodable command at {index}: {e}"))?;
         let snapshot = {
             let mut logs = self.logs.lock();
-            if logs.generation[i] != self.generation {
-                // The peer was restarted while we held this message: it is not the new one's.
-                return Ok(());
-            }
-            if with_snapshots && index != logs.last_applied[i] + 1 {
+            if self.with_snapshots && index != logs.last_applied[i] + 1 {
                 return Err(format!(
                     "server {i} apply out of order, expected index {}, got {index}",
                     logs.last_applied[i] + 1
@@ -125,7 +180,7 @@ impl Applier {
             if index > 1 && !prev_ok {
                 return Err(format!("server {i} apply out of order {index}"));
             }
-            (with_snapshots && (index + 1).is_multiple_of(SNAPSHOT_INTERVAL)).then(|| {
+            (self.with_snapshots && (index + 1).is_multiple_of(SNAPSHOT_INTERVAL)).then(|| {
                 let xlog: Vec<Option<Cmd>> =
                     (0..=index).map(|j| logs.logs[i].get(&j).cloned()).collect();
                 labgob::encode(&(index, xlog))
@@ -137,5 +192,44 @@ impl Applier {
             self.rf.snapshot(index, snapshot);
         }
         Ok(())
+    }
+}
+
+impl RunningApplier {
+    /// Stops the applier once it has finished the message in hand, and joins it. Returns its
+    /// receiver, or `None` if the applier panicked (its panic has been reported already).
+    /// Must be called without the harness's locks: the applier takes them.
+    pub(crate) fn stop(self) -> Option<Receiver<ApplyMsg>> {
+        // A rendezvous: once it returns, the applier has stopped reading. It fails only if
+        // the applier has gone already.
+        let _ = self.stop.send(());
+        self.thread.join().ok()
+    }
+}
+
+/// The `apply_ch` receiver of a killed instance of peer `server`.
+pub(crate) struct Zombie {
+    pub(crate) server: usize,
+    pub(crate) apply_ch: Receiver<ApplyMsg>,
+}
+
+impl Zombie {
+    /// Takes what the killed instance offers now, if anything: `Err` with the apply error
+    /// for a message, `Ok(false)` once its sender is gone (it can send nothing more).
+    pub(crate) fn check(&self) -> Result<bool, String> {
+        match self.apply_ch.try_recv() {
+            Ok(msg) => {
+                let (what, index) = match msg {
+                    ApplyMsg::Command { index, .. } => ("command", index),
+                    ApplyMsg::Snapshot { index, .. } => ("snapshot", index),
+                };
+                Err(format!(
+                    "server {} sent {what} {index} on apply_ch after kill returned",
+                    self.server
+                ))
+            }
+            Err(TryRecvError::Empty) => Ok(true),
+            Err(TryRecvError::Disconnected) => Ok(false),
+        }
     }
 }
