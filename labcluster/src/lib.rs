@@ -22,9 +22,9 @@
 //!
 //! Dropping the cluster kills every peer and shuts the network down.
 //!
-//! The test harness (`tests/common`) keeps its own wiring for now, with its timeline and its
-//! log lines at each step; it could use this one by holding a `Cluster` and calling
-//! `start`/`crash`/`connect`/`disconnect` from `start1`/`crash1`/`connect`/`disconnect`.
+//! The test harness (`tests/common`) is a port of Go's `config.go` and keeps its shape (its own
+//! tables, its appliers, its timeline and log lines at every step); it shares the two steps that
+//! are the same everywhere: [`connect_ends`] and [`serve`].
 
 use std::sync::Arc;
 
@@ -32,6 +32,27 @@ use labrpc::{Network, Server};
 use parking_lot::Mutex;
 use raft::crossbeam_channel::{self, Receiver};
 use raft::{ApplyMsg, Persister, Raft};
+
+/// New ends called `names`, the `j`th connected to server `"j"` (still disabled, as every new
+/// end is): the ends one peer calls the others through.
+pub fn connect_ends(net: &Network, names: &[String]) -> Vec<labrpc::ClientEnd> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let end = net.make_end(name);
+            net.connect(name, &j.to_string());
+            end
+        })
+        .collect()
+}
+
+/// Makes `raft`'s RPC handlers reachable as server `"i"`, replacing whatever served there.
+pub fn serve(net: &Network, i: usize, raft: &Raft) {
+    let server = Server::new();
+    server.add_service(raft.service());
+    net.add_server(&i.to_string(), server);
+}
 
 /// `n` Raft peers on one labrpc network. Every method takes `&self`: share it in an `Arc`.
 pub struct Cluster {
@@ -114,22 +135,12 @@ impl Cluster {
                 Arc::clone(&p.persisters[i]),
             )
         };
-        let ends = end_names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &j.to_string());
-                end
-            })
-            .collect();
+        let ends = connect_ends(&self.net, &end_names);
         let snapshot = persister.read_snapshot();
         let (apply_tx, apply_ch) = crossbeam_channel::bounded(0);
         let raft = Raft::make(ends, i, persister, apply_tx);
-        let server = Server::new();
-        server.add_service(raft.service());
         self.peers.lock().rafts[i] = Some(raft.clone());
-        self.net.add_server(&i.to_string(), server);
+        serve(&self.net, i, &raft);
         Started {
             raft,
             apply_ch,

@@ -183,15 +183,7 @@ impl Config {
     pub fn start1(&self, i: usize, snapshot_applier: bool) {
         self.crash1(i);
         let endnames: Vec<String> = (0..self.n).map(|_| randstring(20)).collect();
-        let ends: Vec<labrpc::ClientEnd> = endnames
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &j.to_string());
-                end
-            })
-            .collect();
+        let ends = labcluster::connect_ends(&self.net, &endnames);
         let persister = {
             let mut p = self.peers.lock();
             p.endnames[i] = endnames;
@@ -219,14 +211,12 @@ impl Config {
             with_snapshots: snapshot_applier,
         }
         .spawn(apply_rx);
-        let server = labrpc::Server::new();
-        server.add_service(rf.service());
         {
             let mut p = self.peers.lock();
-            p.rafts[i] = Some(rf);
+            p.rafts[i] = Some(rf.clone());
             p.appliers[i] = Some(applier);
         }
-        self.net.add_server(&i.to_string(), server);
+        labcluster::serve(&self.net, i, &rf);
         tlog!("start1({i})");
         self.timeline.alive(i, true);
         self.timeline.note(format!("start S{i}"));
