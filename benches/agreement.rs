@@ -139,7 +139,7 @@ fn main() {
     }
     println!();
     println!(
-        "persist_locked cost: start() on a one-peer cluster re-encodes and saves the whole log"
+        "persist_locked cost: start() on a one-peer cluster copies the encoded log and saves it"
     );
     persist_cost();
 }
