@@ -16,6 +16,7 @@ use crate::state::RaftState;
 
 /// The application ticker: runs until the peer is killed or the service drops its receiver.
 pub(crate) fn run_applier(peer: Arc<Peer>, apply_ch: Sender<ApplyMsg>, kill_rx: Receiver<()>) {
+    // solution: begin PartB applier
     loop {
         let batch = {
             let mut st = peer.state.lock();
@@ -23,7 +24,12 @@ pub(crate) fn run_applier(peer: Arc<Peer>, apply_ch: Sender<ApplyMsg>, kill_rx: 
                 if st.dead {
                     return;
                 }
-                if st.snapshot_pending || st.last_applied < st.commit_index {
+                // solution: begin PartD applier-snapshot-wait
+                if st.snapshot_pending {
+                    break;
+                }
+                // solution: end applier-snapshot-wait
+                if st.last_applied < st.commit_index {
                     break;
                 }
                 peer.apply_wake.wait(&mut st);
@@ -44,11 +50,14 @@ pub(crate) fn run_applier(peer: Arc<Peer>, apply_ch: Sender<ApplyMsg>, kill_rx: 
             }
         }
     }
+    // solution: end applier
 }
 
 /// The messages to deliver next, with `last_applied` advanced past them: a pending snapshot
 /// first (every command after it is newer), else the committed entries not yet applied.
 fn next_batch_locked(st: &mut RaftState) -> Vec<ApplyMsg> {
+    // solution: begin PartB next-batch
+    // solution: begin PartD next-batch-snapshot
     if st.snapshot_pending {
         st.snapshot_pending = false;
         st.last_applied = st.log.last_included_index();
@@ -59,6 +68,7 @@ fn next_batch_locked(st: &mut RaftState) -> Vec<ApplyMsg> {
             term: st.log.last_included_term(),
         }];
     }
+    // solution: end next-batch-snapshot
     let (from, to) = (st.last_applied + 1, st.commit_index);
     st.last_applied = to;
     rlog!(APLY, st, "apply {from}..={to}");
@@ -72,4 +82,5 @@ fn next_batch_locked(st: &mut RaftState) -> Vec<ApplyMsg> {
             term: entry.term,
         })
         .collect()
+    // solution: end next-batch
 }

@@ -21,13 +21,16 @@ pub(crate) fn is_log_up_to_date(
     our_last_term: u64,
     our_last_index: u64,
 ) -> bool {
+    // solution: begin PartA up-to-date-check
     last_log_term > our_last_term
         || (last_log_term == our_last_term && last_log_index >= our_last_index)
+    // solution: end up-to-date-check
 }
 
 /// The election ticker: sleeps until the election deadline and, unless the peer is leader or the
 /// deadline moved meanwhile, starts an election. Exits when the peer is killed.
 pub(crate) fn run_election_ticker(peer: Arc<Peer>) {
+    // solution: begin PartA election-ticker
     let mut st = peer.state.lock();
     while !st.dead {
         let now = Instant::now();
@@ -38,22 +41,20 @@ pub(crate) fn run_election_ticker(peer: Arc<Peer>) {
         } else if now >= st.election_deadline {
             // Rules for Servers, followers and candidates (Figure 2): if the election timeout
             // elapses without hearing from a leader or granting a vote, start an election.
-            // solution: begin PartA
             let calls = peer.start_election_locked(&mut st);
             peer.dispatch(&mut st, calls);
-            // solution: stub
-            // st.reset_election_timer();
-            // solution: end
         }
         let deadline = st.election_deadline;
         peer.election_wake.wait_until(&mut st, deadline);
     }
+    // solution: end election-ticker
 }
 
 impl Peer {
     /// Becomes a candidate and prepares RequestVote RPCs to all other servers (Figure 2), for
     /// the caller to dispatch.
     fn start_election_locked(self: &Arc<Self>, st: &mut RaftState) -> Vec<(usize, Call)> {
+        // solution: begin PartA start-election
         self.become_candidate_locked(st);
         rlog!(
             TIMR,
@@ -80,10 +81,12 @@ impl Peer {
                 (to, call)
             })
             .collect()
+        // solution: end start-election
     }
 
     /// Sends one RequestVote and processes the reply, on a sender thread.
     fn send_request_vote(self: &Arc<Self>, to: usize, args: RequestVoteArgs) {
+        // solution: begin PartA send-request-vote
         let reply: Option<RequestVoteReply> = self.peers[to].call("Raft.RequestVote", &args);
         let mut st = self.state.lock();
         self.call_finished_locked(&mut st, to);
@@ -95,6 +98,7 @@ impl Peer {
             drop(st);
             self.start_replicators(args.term);
         }
+        // solution: end send-request-vote
     }
 
     /// Counts the vote; returns whether it made this peer leader.
@@ -105,6 +109,7 @@ impl Peer {
         args: &RequestVoteArgs,
         reply: &RequestVoteReply,
     ) -> bool {
+        // solution: begin PartA request-vote-reply
         if self.maybe_observe_term_locked(st, reply.term) {
             return false;
         }
@@ -137,10 +142,12 @@ impl Peer {
             return true;
         }
         false
+        // solution: end request-vote-reply
     }
 
     /// RequestVote RPC handler (Figure 2, "Receiver implementation").
     pub(crate) fn request_vote(&self, args: RequestVoteArgs) -> RequestVoteReply {
+        // solution: begin PartA request-vote-handler
         let mut st = self.state.lock();
         if st.dead {
             return RequestVoteReply::default();
@@ -150,7 +157,6 @@ impl Peer {
             term: st.current_term,
             vote_granted: false,
         };
-        // solution: begin PartA
         let candidate = args.candidate_id;
         // Receiver step 1: reply false if term < current_term (§5.1).
         if args.term < st.current_term {
@@ -182,18 +188,18 @@ impl Peer {
             return reply;
         }
         st.voted_for = Some(candidate);
+        // solution: begin PartC persist-vote
         self.persist_locked(&st);
+        // solution: end persist-vote
         st.reset_election_timer(); // students' guide: granting a vote resets the timer
         rlog!(VOTE, st, "granted vote to S{candidate}");
         reply.vote_granted = true;
         reply
-        // solution: stub
-        // let _ = (args, &mut st);
-        // reply
-        // solution: end
+        // solution: end request-vote-handler
     }
 }
 
+// solution: begin PartA election-tests
 #[cfg(test)]
 mod tests {
     use super::is_log_up_to_date;
@@ -220,3 +226,4 @@ mod tests {
         }
     }
 }
+// solution: end election-tests

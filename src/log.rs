@@ -168,6 +168,7 @@ impl Log {
     /// assertions, if a conflict lies at or below `committed`: a committed entry is never
     /// truncated (Leader Completeness, Figure 3).
     pub fn merge(&mut self, prev_log_index: u64, entries: &[Entry], committed: u64) -> bool {
+        // solution: begin PartB log-merge
         assert!(
             prev_log_index >= self.last_included_index,
             "merge after {prev_log_index}: compacted into the snapshot at {}",
@@ -191,24 +192,29 @@ impl Log {
             return true;
         }
         false
+        // solution: end log-merge
     }
 
     /// Fast backup, follower side (the course's XTerm / XIndex): the first index of the run of
     /// entries with `term` that contains `index`, stopping at the snapshot boundary.
     pub fn first_index_of_term(&self, term: u64, index: u64) -> u64 {
+        // solution: begin PartB first-index-of-term
         let mut first = index;
         while first > self.last_included_index + 1 && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
         first
+        // solution: end first-index-of-term
     }
 
     /// Fast backup, leader side: the last index holding an entry of `term`, if the log has one.
     pub fn last_index_of_term(&self, term: u64) -> Option<u64> {
+        // solution: begin PartB last-index-of-term
         self.entries
             .iter()
             .rposition(|entry| entry.term == term)
             .map(|at| self.last_included_index + 1 + at as u64)
+        // solution: end last-index-of-term
     }
 
     /// `snapshot(index)` from the service: discard the entries through `index`, which becomes the
@@ -217,6 +223,7 @@ impl Log {
     /// # Panics
     /// If `index` is not in the log; `Raft::snapshot` filters out such requests first.
     pub fn compact_to(&mut self, index: u64) {
+        // solution: begin PartD compact-to
         debug_assert!(
             index > self.last_included_index,
             "compact_to({index}): moves back"
@@ -227,12 +234,14 @@ impl Log {
         self.last_included_term = self.entries[at].term;
         self.last_included_index = index;
         self.drain_through(at);
+        // solution: end compact-to
     }
 
     /// InstallSnapshot receiver, steps 6 and 7 (Figure 13): if the log holds the snapshot's last
     /// entry (same index and term), keep the entries that follow it; otherwise discard the whole
     /// log. Either way the snapshot now ends at `index`.
     pub fn install_snapshot(&mut self, index: u64, term: u64) {
+        // solution: begin PartD install-snapshot-log
         debug_assert!(
             index >= self.last_included_index,
             "install_snapshot({index}): the snapshot ends at {} already",
@@ -248,6 +257,7 @@ impl Log {
         }
         self.last_included_index = index;
         self.last_included_term = term;
+        // solution: end install-snapshot-log
     }
 
     /// Checks what a decoded log must satisfy: terms never decrease along the log and never exceed
@@ -373,6 +383,7 @@ mod tests {
         assert_eq!(log.entries_from(9).len(), 0);
     }
 
+    // solution: begin PartD log-tests-snapshot-index
     /// Figure 13: after compaction the snapshot's last entry still has a term, older ones do not.
     #[test]
     fn index_mapping_across_the_snapshot_boundary() {
@@ -398,7 +409,9 @@ mod tests {
         log.compact_to(2);
         log.entries_from(2);
     }
+    // solution: end log-tests-snapshot-index
 
+    // solution: begin PartB log-tests-merge
     /// (log terms, prev_log_index, new entry terms, expected log terms, changed)
     type MergeCase = (&'static [u64], u64, &'static [u64], &'static [u64], bool);
 
@@ -429,7 +442,9 @@ mod tests {
             assert_eq!(terms(&log), expected, "case {log_terms:?} {prev}");
         }
     }
+    // solution: end log-tests-merge
 
+    // solution: begin PartD log-tests-compaction
     #[test]
     fn merge_after_a_snapshot() {
         let mut log = log_of(&[1, 1, 2]);
@@ -470,6 +485,7 @@ mod tests {
         log.install_snapshot(7, 2); // past our end
         assert_eq!((log.last_index(), log.last_term()), (7, 2));
     }
+    // solution: end log-tests-compaction
 
     /// A decoded log is checked, not trusted.
     #[test]
@@ -493,10 +509,12 @@ mod tests {
         log_of(&[1, 3, 2]);
     }
 
+    // solution: begin PartB log-tests-committed
     #[test]
     #[cfg(debug_assertions)]
     #[should_panic(expected = "would truncate committed entry 2")]
     fn merge_never_truncates_committed_entries_in_debug_builds() {
         log_of(&[1, 1, 1]).merge(1, &[entry(2)], 2);
     }
+    // solution: end log-tests-committed
 }

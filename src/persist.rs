@@ -11,6 +11,7 @@ use crate::log::Log;
 use crate::raft::Peer;
 use crate::state::RaftState;
 
+// solution: begin PartC persist-header
 /// What a peer persists ahead of the log's entries: the labgob encoding of these fields,
 /// followed by the entries the log keeps encoded, is the encoding of [`PersistentState`].
 #[derive(Serialize)]
@@ -22,6 +23,7 @@ struct Header {
     last_included_term: u64,
     entries: u64,
 }
+// solution: end persist-header
 
 /// Figure 2's persistent state, as restored by `Raft::make`.
 #[derive(Debug, Deserialize)]
@@ -34,6 +36,7 @@ pub(crate) struct PersistentState {
 /// Encodes the persistent part of `st` with labgob. Not in the lab's `persist()`: the entries
 /// are not encoded again, but copied from the log's own encoding.
 pub(crate) fn encode_state(st: &RaftState) -> Vec<u8> {
+    // solution: begin PartC encode-state
     let (entries, encoded) = st.log.encoded_entries();
     let mut bytes = labgob::encode(&Header {
         current_term: st.current_term,
@@ -44,11 +47,13 @@ pub(crate) fn encode_state(st: &RaftState) -> Vec<u8> {
     });
     bytes.extend_from_slice(encoded);
     bytes
+    // solution: end encode-state
 }
 
 /// Decodes and checks state saved by `encode_state` for a cluster of `peers` peers. `Ok(None)`
 /// means nothing was ever saved: a fresh peer.
 pub(crate) fn decode_state(bytes: &[u8], peers: usize) -> Result<Option<PersistentState>, String> {
+    // solution: begin PartC decode-state
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -69,12 +74,13 @@ pub(crate) fn decode_state(bytes: &[u8], peers: usize) -> Result<Option<Persiste
     }
     state.log.validate(state.current_term)?;
     Ok(Some(state))
+    // solution: end decode-state
 }
 
 impl Peer {
     /// Saves the persistent state and the snapshot in one atomic `save`.
     pub(crate) fn persist_locked(&self, st: &RaftState) {
-        // solution: begin PartC
+        // solution: begin PartC persist
         let state = encode_state(st);
         crate::logging::rlog!(
             PERS,
@@ -85,12 +91,11 @@ impl Peer {
             state.len()
         );
         self.persister.save(state, st.snapshot.clone());
-        // solution: stub
-        // let _ = (st, encode_state);
-        // solution: end
+        // solution: end persist
     }
 }
 
+// solution: begin PartC persist-tests
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +123,7 @@ mod tests {
         assert_eq!(back.log, st.log);
     }
 
+    // solution: begin PartD persist-test-compaction
     /// The header plus the log's cached entries is exactly labgob's encoding of the state, after
     /// every kind of change to the log.
     #[test]
@@ -162,6 +168,7 @@ mod tests {
         let back = decode_state(&encode_state(&st), 3).unwrap().unwrap();
         assert_eq!(back.log, st.log);
     }
+    // solution: end persist-test-compaction
 
     #[test]
     fn empty_state_is_a_fresh_peer() {
@@ -186,3 +193,4 @@ mod tests {
         assert!(err.contains("term 3"), "{err}");
     }
 }
+// solution: end persist-tests

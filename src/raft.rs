@@ -111,7 +111,6 @@ impl Raft {
     ) -> Raft {
         assert!(me < peers.len(), "make: me={me} but {} peers", peers.len());
         crate::deadlock::start_checker();
-        // solution: begin PartC
         let saved = persister.read_raft_state();
         let restored = decode_state(&saved, peers.len()).unwrap_or_else(|err| {
             panic!(
@@ -119,10 +118,6 @@ impl Raft {
                 saved.len()
             )
         });
-        // solution: stub
-        // let _ = decode_state;
-        // let restored: Option<crate::persist::PersistentState> = None;
-        // solution: end
         let mut st = match restored {
             Some(p) => RaftState::new(me, peers.len(), p.current_term, p.voted_for, p.log),
             None => RaftState::new(me, peers.len(), 0, None, Log::new()),
@@ -181,15 +176,17 @@ impl Raft {
     /// leader, without waiting for agreement, and `(0, term, false)` on any other peer. Never
     /// blocks on the network.
     pub fn start(&self, command: Vec<u8>) -> (u64, u64, bool) {
+        // solution: begin PartB start
         let peer = &self.peer;
         let mut st = peer.state.lock();
         if st.dead || st.role != Role::Leader {
             return (0, st.current_term, false);
         }
-        // solution: begin PartB
         let term = st.current_term;
         let index = st.log.append(Entry { term, command });
+        // solution: begin PartC persist-start
         peer.persist_locked(&st);
+        // solution: end persist-start
         rlog!(LOG1, st, "start: appended {index}");
         // A leader alone in its cluster is its own majority.
         peer.advance_commit_index_locked(&mut st);
@@ -197,16 +194,15 @@ impl Raft {
         // an RPC is in flight.
         peer.wake_replicators();
         (index, term, true)
-        // solution: stub
-        // let _ = command;
-        // (0, st.current_term, false)
-        // solution: end
+        // solution: end start
     }
 
     /// `(current_term, is_leader)`.
     pub fn get_state(&self) -> (u64, bool) {
+        // solution: begin PartA get-state
         let st = self.peer.state.lock();
         (st.current_term, st.role == Role::Leader && !st.dead)
+        // solution: end get-state
     }
 
     /// The peer's term, role, log length, commit index and snapshot index, taken together.
@@ -311,6 +307,7 @@ fn report_panic_and_abort(panic: &(dyn std::any::Any + Send)) -> ! {
     std::process::abort();
 }
 
+// solution: begin PartB raft-tests
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +316,7 @@ mod tests {
         (0..n).map(|j| net.make_end(&format!("end-{j}"))).collect()
     }
 
+    // solution: begin PartC corrupt-state-test
     /// PartC: a peer never starts empty from state it cannot read; it could vote twice in a term.
     #[test]
     #[should_panic(expected = "persisted Raft state (5 bytes) is corrupt")]
@@ -329,6 +327,7 @@ mod tests {
         let (tx, _rx) = crossbeam_channel::bounded(0);
         Raft::make(ends(&net, 3), 0, Arc::new(persister), tx);
     }
+    // solution: end corrupt-state-test
 
     /// `kill` is prompt even when nobody reads `apply_ch` (the applier is then blocked handing a
     /// command over), every thread of the peer has let go of it when `kill` returns, `kill` may
@@ -375,3 +374,4 @@ mod tests {
         net.cleanup();
     }
 }
+// solution: end raft-tests

@@ -1,8 +1,8 @@
 //! PartB: log replication (§5.3, §5.4). The per-term replicators, the AppendEntries sender with
 //! its reply processing and fast backup, the AppendEntries handler, and the leader's commit rule.
 //!
-//! Threads: `become_leader_locked` starts one replicator per follower for its term; it exits the
-//! moment the term or role changes. Each AppendEntries goes out on a sender thread
+//! Threads: a candidate that wins starts one replicator per follower for its term, once it has
+//! released the lock (`start_replicators`); each exits the moment the term or role changes. Each AppendEntries goes out on a sender thread
 //! (`sender.rs`); the handler runs on a labrpc worker thread.
 
 use std::sync::Arc;
@@ -18,10 +18,12 @@ use crate::state::{COMMIT_DELAY, HEARTBEAT_INTERVAL, RaftState, Role};
 /// The highest index stored on a majority of peers, given each peer's `match_index` (the leader's
 /// own entry being its last index).
 pub(crate) fn majority_match_index(match_index: &[u64]) -> u64 {
+    // solution: begin PartB majority-match-index
     let mut sorted = match_index.to_vec();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     // The first n/2 + 1 peers in descending order all hold at least this index.
     sorted[match_index.len() / 2]
+    // solution: end majority-match-index
 }
 
 /// Rules for Servers, leaders (Figure 2, §5.3, §5.4): the new commit index, given that a majority
@@ -34,21 +36,19 @@ pub(crate) fn leader_commit_index(
     commit_index: u64,
     majority_index: u64,
 ) -> u64 {
-    // solution: begin PartB
+    // solution: begin PartB leader-commit-index
     if majority_index > commit_index && log.term_at(majority_index) == Some(current_term) {
         majority_index
     } else {
         commit_index
     }
-    // solution: stub
-    // let _ = (log, current_term, majority_index);
-    // commit_index
-    // solution: end
+    // solution: end leader-commit-index
 }
 
 /// Fast backup, leader side (the course's rule for XTerm, XIndex and XLen): where to retry after a
 /// follower rejected an AppendEntries.
 pub(crate) fn next_index_after_rejection(log: &Log, reply: &AppendEntriesReply) -> u64 {
+    // solution: begin PartB fast-backup-leader
     match reply.x_term {
         // The follower's log is too short: continue from its end.
         None => reply.x_len,
@@ -59,12 +59,14 @@ pub(crate) fn next_index_after_rejection(log: &Log, reply: &AppendEntriesReply) 
             None => reply.x_index,
         },
     }
+    // solution: end fast-backup-leader
 }
 
 /// The replicator for follower `to` in `term`: sends AppendEntries (or InstallSnapshot) when the
 /// follower is owed a heartbeat, or when it lacks entries or the commit index and no RPC to it is
 /// in flight. Exits when the peer is killed or is no longer leader of `term`.
 pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
+    // solution: begin PartA replicator
     let mut st = peer.state.lock();
     while !st.dead && st.role == Role::Leader && st.current_term == term {
         let now = Instant::now();
@@ -73,11 +75,13 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
         if due && sender_free_locked(&st, to) {
             st.in_flight[to] = true;
             st.heartbeat_due[to] = now + HEARTBEAT_INTERVAL;
+            // solution: begin PartD replicator-snapshot
             let call = if st.next_index[to] <= st.log.last_included_index() {
                 peer.install_snapshot_call_locked(&st, to)
             } else {
                 peer.append_entries_call_locked(&mut st, to)
             };
+            // solution: end replicator-snapshot
             peer.dispatch(&mut st, vec![(to, call)]);
         } else if due {
             // Every sender to `to` is busy: the next call to return wakes this thread.
@@ -86,6 +90,7 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
             peer.replicate_wake[to].wait_until(&mut st, send_at);
         }
     }
+    // solution: end replicator
 }
 
 /// When the leader next owes follower `to` an AppendEntries: at once for entries it lacks,
@@ -96,6 +101,7 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
 /// heartbeat to carry it, so that a busy leader does not send each follower an extra
 /// AppendEntries per commit.
 fn next_send_at(st: &RaftState, to: usize, now: Instant) -> Instant {
+    // solution: begin PartB next-send-at
     let mut at = st.heartbeat_due[to];
     if !st.in_flight[to] {
         if st.next_index[to] <= st.log.last_index() {
@@ -106,11 +112,14 @@ fn next_send_at(st: &RaftState, to: usize, now: Instant) -> Instant {
         }
     }
     at
+    // solution: end next-send-at
 }
 
 impl Peer {
     /// Builds an AppendEntries for `to` from `next_index`, as a call for a sender thread.
     fn append_entries_call_locked(self: &Arc<Self>, st: &mut RaftState, to: usize) -> Call {
+        // solution: begin PartA append-entries-call
+        // solution: begin PartB append-entries-args
         let prev_log_index = st.next_index[to] - 1;
         let args = AppendEntriesArgs {
             term: st.current_term,
@@ -135,12 +144,15 @@ impl Peer {
                 prev_log_index
             );
         }
+        // solution: end append-entries-args
         let peer = Arc::clone(self);
         Box::new(move || peer.send_append_entries(to, args))
+        // solution: end append-entries-call
     }
 
     /// Sends one AppendEntries and processes the reply, on a sender thread.
     fn send_append_entries(&self, to: usize, args: AppendEntriesArgs) {
+        // solution: begin PartA send-append-entries
         let reply: Option<AppendEntriesReply> = self.peers[to].call("Raft.AppendEntries", &args);
         let mut st = self.state.lock();
         self.call_finished_locked(&mut st, to);
@@ -153,6 +165,7 @@ impl Peer {
         if let Some(reply) = reply {
             self.handle_append_entries_reply_locked(&mut st, to, &args, &reply);
         }
+        // solution: end send-append-entries
     }
 
     fn handle_append_entries_reply_locked(
@@ -162,6 +175,7 @@ impl Peer {
         args: &AppendEntriesArgs,
         reply: &AppendEntriesReply,
     ) {
+        // solution: begin PartA append-entries-reply
         if self.maybe_observe_term_locked(st, reply.term) {
             return;
         }
@@ -175,6 +189,7 @@ impl Peer {
             );
             return;
         }
+        // solution: begin PartB append-entries-reply-log
         if reply.success {
             // Students' guide: match_index comes from the arguments that were sent, not from the
             // log as it is now (it may have grown meanwhile). Replies may arrive out of order, so
@@ -199,11 +214,14 @@ impl Peer {
             );
             st.next_index[from] = next;
         }
+        // solution: end append-entries-reply-log
+        // solution: end append-entries-reply
     }
 
     /// Leader: advances `commit_index` if a majority now holds an entry of this term, and wakes
     /// the applier and the replicators (followers learn the new commit index at once).
     pub(crate) fn advance_commit_index_locked(&self, st: &mut RaftState) {
+        // solution: begin PartB advance-commit-index
         let mut matched = st.match_index.clone();
         matched[st.me] = st.log.last_index();
         let commit = leader_commit_index(
@@ -225,10 +243,12 @@ impl Peer {
         st.commit_advanced_at = Instant::now();
         self.apply_wake.notify_one();
         self.wake_replicators();
+        // solution: end advance-commit-index
     }
 
     /// AppendEntries RPC handler (Figure 2, "Receiver implementation").
     pub(crate) fn append_entries(&self, args: AppendEntriesArgs) -> AppendEntriesReply {
+        // solution: begin PartA append-entries-handler
         let mut st = self.state.lock();
         if st.dead {
             return AppendEntriesReply::default();
@@ -251,14 +271,16 @@ impl Peer {
         }
         self.accept_leader_locked(&mut st, leader);
 
-        // solution: begin PartB
+        // solution: begin PartB append-entries-log
         let (prev_index, prev_term) = (args.prev_log_index, args.prev_log_term);
+        // solution: begin PartD append-entries-snapshot-boundary
         // Not in Figure 2: prev_log_index lies inside our snapshot, where terms are gone. Those
         // entries are committed, so ask the leader to continue after the snapshot.
         if prev_index < st.log.last_included_index() {
             reply.x_len = st.log.last_included_index() + 1;
             return reply;
         }
+        // solution: end append-entries-snapshot-boundary
         // Receiver step 2: reply false if the log has no entry at prev_log_index whose term
         // matches prev_log_term (§5.3), with the fast-backup hint.
         let last = st.log.last_index();
@@ -288,7 +310,9 @@ impl Peer {
         // Receiver steps 3 and 4: drop conflicting entries, append the new ones.
         let committed = st.commit_index;
         if st.log.merge(prev_index, &args.entries, committed) {
+            // solution: begin PartC persist-append
             self.persist_locked(&st);
+            // solution: end persist-append
             rlog!(
                 LOG1,
                 st,
@@ -311,11 +335,9 @@ impl Peer {
             self.apply_wake.notify_one();
         }
         reply.success = true;
-        // solution: stub
-        // let _ = args;
-        // reply.success = true;
-        // solution: end
+        // solution: end append-entries-log
         reply
+        // solution: end append-entries-handler
     }
 
     /// A valid AppendEntries or InstallSnapshot of the current term came from its leader: a
@@ -324,6 +346,7 @@ impl Peer {
     /// # Panics
     /// If this peer is itself leader of the term: Election Safety (Figure 3) is broken.
     pub(crate) fn accept_leader_locked(&self, st: &mut RaftState, leader: usize) {
+        // solution: begin PartA accept-leader
         assert!(
             st.role != Role::Leader,
             "S{}: two leaders in term {}: this peer and S{leader}",
@@ -335,9 +358,11 @@ impl Peer {
             self.become_follower_locked(st, term);
         }
         st.reset_election_timer();
+        // solution: end accept-leader
     }
 }
 
+// solution: begin PartB replication-tests
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,3 +435,4 @@ mod tests {
         );
     }
 }
+// solution: end replication-tests

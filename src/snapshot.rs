@@ -17,11 +17,11 @@ impl Peer {
     /// The service has applied through `index` and `data` captures its state: discard the log
     /// through `index` and save state and snapshot together.
     pub(crate) fn snapshot(&self, index: u64, data: Vec<u8>) {
+        // solution: begin PartD snapshot
         let mut st = self.state.lock();
         if st.dead {
             return;
         }
-        // solution: begin PartD
         if index <= st.log.last_included_index() || index > st.last_applied {
             rlog!(
                 SNAP,
@@ -41,9 +41,7 @@ impl Peer {
             "snapshot ..={index}; log ends at {}",
             st.log.last_index()
         );
-        // solution: stub
-        // let _ = (index, data);
-        // solution: end
+        // solution: end snapshot
     }
 
     /// Prepares the whole snapshot for `to`, which needs entries the log no longer holds, as a
@@ -53,6 +51,7 @@ impl Peer {
         st: &RaftState,
         to: usize,
     ) -> Call {
+        // solution: begin PartD install-snapshot-call
         let args = InstallSnapshotArgs {
             term: st.current_term,
             leader_id: st.me,
@@ -68,10 +67,12 @@ impl Peer {
         );
         let peer = Arc::clone(self);
         Box::new(move || peer.send_install_snapshot(to, args))
+        // solution: end install-snapshot-call
     }
 
     /// Sends one InstallSnapshot and processes the reply, on a sender thread.
     fn send_install_snapshot(&self, to: usize, args: InstallSnapshotArgs) {
+        // solution: begin PartD send-install-snapshot
         let reply: Option<InstallSnapshotReply> =
             self.peers[to].call("Raft.InstallSnapshot", &args);
         let mut st = self.state.lock();
@@ -85,6 +86,7 @@ impl Peer {
         if let Some(reply) = reply {
             self.handle_install_snapshot_reply_locked(&mut st, to, &args, &reply);
         }
+        // solution: end send-install-snapshot
     }
 
     fn handle_install_snapshot_reply_locked(
@@ -94,6 +96,7 @@ impl Peer {
         args: &InstallSnapshotArgs,
         reply: &InstallSnapshotReply,
     ) {
+        // solution: begin PartD install-snapshot-reply
         if self.maybe_observe_term_locked(st, reply.term) {
             return;
         }
@@ -110,10 +113,12 @@ impl Peer {
         st.match_index[from] = st.match_index[from].max(args.last_included_index);
         st.next_index[from] = st.next_index[from].max(args.last_included_index + 1);
         self.advance_commit_index_locked(st);
+        // solution: end install-snapshot-reply
     }
 
     /// InstallSnapshot RPC handler (Figure 13, "Receiver implementation").
     pub(crate) fn install_snapshot(&self, args: InstallSnapshotArgs) -> InstallSnapshotReply {
+        // solution: begin PartD install-snapshot-handler
         let mut st = self.state.lock();
         if st.dead {
             return InstallSnapshotReply::default();
@@ -127,7 +132,6 @@ impl Peer {
             return reply;
         }
         self.accept_leader_locked(&mut st, args.leader_id);
-        // solution: begin PartD
         // Not in Figure 13: a snapshot that ends at or before our commit index adds nothing (the
         // log already holds those entries, or a newer snapshot does); installing it would move
         // the service backwards.
@@ -159,9 +163,7 @@ impl Peer {
             args.last_included_index,
             args.leader_id
         );
-        // solution: stub
-        // let _ = args;
-        // solution: end
         reply
+        // solution: end install-snapshot-handler
     }
 }

@@ -175,6 +175,7 @@ impl Peer {
     /// term T > `current_term`, set `current_term` = T and convert to follower. Called first thing
     /// in every handler and every reply path; returns whether it stepped down to a newer term.
     pub(crate) fn maybe_observe_term_locked(&self, st: &mut RaftState, term: u64) -> bool {
+        // solution: begin PartA observe-term
         if term <= st.current_term {
             return false;
         }
@@ -186,11 +187,13 @@ impl Peer {
         );
         self.become_follower_locked(st, term);
         true
+        // solution: end observe-term
     }
 
     /// Becomes a follower in `term` (at least `current_term`). A newer term clears the vote.
     /// Does not reset the election timer (students' guide).
     pub(crate) fn become_follower_locked(&self, st: &mut RaftState, term: u64) {
+        // solution: begin PartA become-follower
         assert!(
             term >= st.current_term,
             "S{}: become_follower({term}) behind current term {}",
@@ -202,12 +205,15 @@ impl Peer {
         if term > st.current_term {
             st.current_term = term;
             st.voted_for = None;
+            // solution: begin PartC persist-term
             self.persist_locked(st);
+            // solution: end persist-term
         }
         if was == Role::Leader {
             // Wake the replicators of the old term so they see it is over and exit.
             self.wake_replicators();
         }
+        // solution: end become-follower
     }
 
     /// Rules for Servers, candidates (Figure 2, §5.2): on conversion to candidate, increment
@@ -216,6 +222,7 @@ impl Peer {
     /// # Panics
     /// On an invalid transition: a leader never becomes a candidate.
     pub(crate) fn become_candidate_locked(&self, st: &mut RaftState) {
+        // solution: begin PartA become-candidate
         assert!(
             st.role != Role::Leader,
             "S{}: invalid transition [leader -> candidate] in term {}",
@@ -228,7 +235,10 @@ impl Peer {
         st.votes.fill(false);
         st.votes[st.me] = true;
         st.reset_election_timer();
+        // solution: begin PartC persist-candidate
         self.persist_locked(st);
+        // solution: end persist-candidate
+        // solution: end become-candidate
     }
 
     /// Becomes leader of `current_term`: reinitialize `next_index` and `match_index` (Figure 2).
@@ -241,6 +251,7 @@ impl Peer {
     /// # Panics
     /// On an invalid transition: only a candidate becomes leader.
     pub(crate) fn become_leader_locked(&self, st: &mut RaftState) {
+        // solution: begin PartA become-leader
         assert!(
             st.role == Role::Candidate,
             "S{}: invalid transition [{:?} -> leader] in term {}",
@@ -262,15 +273,18 @@ impl Peer {
             "won the election; log ends at {}",
             st.log.last_index()
         );
+        // solution: end become-leader
     }
 
     /// Starts one replicator per follower for `term`. Called without the lock; a replicator
     /// whose term is already over exits at once.
     pub(crate) fn start_replicators(self: &Arc<Self>, term: u64) {
+        // solution: begin PartA start-replicators
         let me = self.me;
         for to in (0..self.peers.len()).filter(|&to| to != me) {
             let name = format!("raft{me}-repl{to}-t{term}");
             self.spawn_joined(name, move |peer| run_replicator(peer, term, to));
         }
+        // solution: end start-replicators
     }
 }

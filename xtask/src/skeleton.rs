@@ -1,26 +1,38 @@
 //! `cargo xtask skeleton --out DIR [--from PART]`: the student skeleton.
 //!
-//! The reference solution marks its solution regions in `src/`:
+//! The reference marks each piece of code a part asks the student to write, in `src/`, as a
+//! named region of that part, and holds nothing else there for the skeleton:
 //!
 //! ```text
-//! // solution: begin PartB
+//! // solution: begin PartB start
 //! ...the solution...
-//! // solution: stub
-//! // ...what keeps the skeleton compiling, commented out...
-//! // solution: end
+//! // solution: end start
 //! ```
 //!
-//! The generator copies the project to DIR (everything but `target/` and `.git/`). In `src/`, in
-//! regions of PART and later parts it writes the course's placeholder, `// Your code here (PartB).`, and
-//! the stub lines uncommented; in regions of earlier parts it keeps the solution and drops the
-//! markers. labrpc, labgob, the harness, the tests and the tools are copied as they are.
+//! The stubs live here, in `skeleton/stubs.rs`, keyed by the region's name; the markers are
+//! parsed in `skeleton/regions.rs`. A region of PART or a later part becomes the course's
+//! placeholder, `// Your code here (PartB).`, and its stub (a few regions go without a trace:
+//! the calls that persist, unit tests of stubbed functions); a region of an earlier part keeps
+//! its solution, without the markers. A region may hold regions of later parts (the PartA
+//! heartbeat sender holds PartB's choice of entries), which a skeleton that keeps it stubs on
+//! their own. Every region must have a stub and every stub a region, or nothing is written.
+//!
+//! The copy in DIR has everything else the project has, but for what needs a finished Raft
+//! and is not the lab's ([`LEFT_OUT`]). Its README, the note atop each guide and its workspace
+//! manifest are its own (`skeleton/prose.rs`), and `xtask/skeleton.txt` marks it as a skeleton.
 
+mod prose;
+mod regions;
+mod stubs;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const BEGIN: &str = "// solution: begin ";
-const STUB: &str = "// solution: stub";
-const END: &str = "// solution: end";
+use prose::Place;
+use regions::Node;
+use stubs::{STUBS, Stub, With};
+
 const PARTS: [&str; 4] = ["PartA", "PartB", "PartC", "PartD"];
 
 /// Writes the student skeleton: the project with the solutions from PART on taken out.
@@ -48,51 +60,294 @@ fn part_number(name: &str) -> Option<usize> {
     ('A'..='D').position(|c| c == letter)
 }
 
+/// What a skeleton leaves out of the project, and why. `target` and `.git` may be absent; any
+/// other path missing is an error, so that a rename cannot slip a file into the skeleton.
+const LEFT_OUT: &[(&str, &str)] = &[
+    ("target", "build output"),
+    (".git", "the project's history"),
+    (".ci", "the project's CI, which checks its solution"),
+    (
+        "demo",
+        "a live cluster of finished Raft peers (`cargo run --release`)",
+    ),
+    ("benches", "benchmarks of a finished Raft"),
+    (
+        "tests/xtask_selftest.rs",
+        "the stress runner's own fixture; it needs an elected leader",
+    ),
+    (
+        "tests/panic_report.rs",
+        "checks how the project reports a panicking Raft thread, through an election",
+    ),
+];
+
+/// Files a skeleton keeps without their unit tests (`#[cfg(test)] mod tests`), which need a
+/// finished Raft.
+const TESTS_LEFT_OUT: &[(&str, &str)] = &[(
+    "labcluster/src/lib.rs",
+    "the cluster wiring's test elects, replaces and restarts leaders",
+)];
+
+/// What the skeleton's manifest must no longer speak of: the crate and the benchmarks left out.
+const MANIFEST_LEFT_OUT: [&str; 2] = ["demo", "bench"];
+
+/// Written into every skeleton: says it is one, and from which part.
+const MARK: &str = "xtask/skeleton.txt";
+
 pub fn run(o: Options) -> Result<ExitCode, String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let root = root
         .canonicalize()
         .map_err(|e| format!("cannot find the project: {e}"))?;
+    if let Some(from) = skeleton_mark(&root) {
+        return Err(format!(
+            "this project is a student skeleton ({from}), with no solutions to take out; run \
+             `cargo xtask skeleton` in the project it was written from"
+        ));
+    }
     if o.out.exists() {
         return Err(format!(
             "{} exists already; pick a new directory",
             o.out.display()
         ));
     }
-    let mut stubbed = 0;
-    copy_tree(&root, &root, &o.out, o.from, &mut stubbed)?;
-    println!(
-        "skeleton from {} written to {} ({stubbed} solution regions replaced)",
+    let plan = plan(&root, o.from)?;
+    copy_tree(&root, &root, &o.out, &plan.files)?;
+    let mark = o.out.join(MARK);
+    let text = format!(
+        "from {}\nA student skeleton, written by `cargo xtask skeleton --from {}`: the code of {} \
+         and the later parts is stubbed. `cargo xtask skeleton` reads the line above and does not \
+         run here.\n",
         PARTS[o.from],
-        o.out.display()
+        &PARTS[o.from][4..],
+        PARTS[o.from]
+    );
+    std::fs::write(&mark, text).map_err(|e| format!("{}: {e}", mark.display()))?;
+    let per_part: Vec<String> = (o.from..PARTS.len())
+        .map(|p| format!("{} {}", PARTS[p], plan.stubbed[p]))
+        .collect();
+    println!(
+        "skeleton from {} written to {}: {} regions stubbed ({}), {} kept",
+        PARTS[o.from],
+        o.out.display(),
+        plan.stubbed.iter().sum::<usize>(),
+        per_part.join(", "),
+        plan.kept
     );
     Ok(ExitCode::SUCCESS)
 }
 
+/// The part a skeleton was written from, if `root` is a skeleton.
+fn skeleton_mark(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(MARK)).ok()?;
+    Some(text.lines().next().unwrap_or("").to_string())
+}
+
+/// What a skeleton from a part holds that the project does not, worked out before anything is
+/// written.
+struct Plan {
+    /// Path relative to the project -> the skeleton's text of that file.
+    files: BTreeMap<PathBuf, String>,
+    /// Per part, the regions stubbed (regions inside a stubbed one not counted).
+    stubbed: [usize; 4],
+    /// Regions of earlier parts whose solutions stay.
+    kept: usize,
+}
+
+fn plan(root: &Path, from: usize) -> Result<Plan, String> {
+    let io = |e: std::io::Error, p: &Path| format!("{}: {e}", p.display());
+    for (path, _) in LEFT_OUT {
+        if !matches!(*path, "target" | ".git") && !root.join(path).exists() {
+            return Err(format!(
+                "{path}, which the skeleton leaves out, is not in the project; update LEFT_OUT \
+                 in xtask/src/skeleton.rs"
+            ));
+        }
+    }
+    // Every source file's regions, checked against the stubs as a whole.
+    let mut sources = Vec::new();
+    for path in rust_files(&root.join("src"))? {
+        let text = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
+        let rel = path
+            .strip_prefix(root)
+            .expect("under the root")
+            .to_path_buf();
+        let nodes = regions::parse(&text).map_err(|e| format!("{}: {e}", rel.display()))?;
+        sources.push((rel, nodes));
+    }
+    let stub_of = check_stubs(&sources, STUBS)?;
+    let mut plan = Plan {
+        files: BTreeMap::new(),
+        stubbed: [0; 4],
+        kept: 0,
+    };
+    let mut places = Vec::new();
+    for (rel, nodes) in &sources {
+        plan.kept += regions::regions(nodes)
+            .iter()
+            .filter(|r| r.part < from)
+            .count();
+        for region in stubbed_regions(nodes, from) {
+            plan.stubbed[region.part] += 1;
+            let stub = stub_of[region.name.as_str()];
+            if let With::Code(_) = stub.with {
+                places.push(Place {
+                    part: region.part,
+                    file: rel.display().to_string(),
+                    what: stub.what,
+                });
+            }
+        }
+        let (mut text, _) = regions::render(nodes, from, &|name| stub_of.get(name).copied())
+            .map_err(|e| format!("{}: {e}", rel.display()))?;
+        if rel == Path::new("src/lib.rs") {
+            text = prose::allow_unused(&text)?;
+        }
+        plan.files.insert(rel.clone(), text);
+    }
+    plan.files
+        .insert("README.md".into(), prose::readme(from, &places));
+    for (part, name) in PARTS.iter().enumerate() {
+        let rel = PathBuf::from(format!("docs/part-{}.md", name[4..].to_ascii_lowercase()));
+        let path = root.join(&rel);
+        let guide = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
+        let note = prose::guide_note(part, from, &places);
+        let text =
+            prose::with_note(&guide, &note).map_err(|e| format!("{}: {e}", rel.display()))?;
+        plan.files.insert(rel, text);
+    }
+    let path = root.join("Cargo.toml");
+    let manifest = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
+    plan.files.insert(
+        "Cargo.toml".into(),
+        prose::manifest(&manifest, &MANIFEST_LEFT_OUT)?,
+    );
+    for (rel, _) in TESTS_LEFT_OUT {
+        let path = root.join(rel);
+        let text = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
+        let text = without_tests(&text).map_err(|e| format!("{rel}: {e}"))?;
+        plan.files.insert(rel.into(), text);
+    }
+    Ok(plan)
+}
+
+/// `text` without its top-level `#[cfg(test)] mod tests { ... }`.
+fn without_tests(text: &str) -> Result<String, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .windows(2)
+        .position(|w| w[0] == "#[cfg(test)]" && w[1] == "mod tests {")
+        .ok_or("no `#[cfg(test)] mod tests {` to leave out")?;
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| *l == "}")
+            .ok_or("the tests module does not end")?;
+    let mut kept: Vec<&str> = lines[..start].to_vec();
+    while kept.last().is_some_and(|l| l.trim().is_empty()) {
+        kept.pop();
+    }
+    kept.extend(&lines[end + 1..]);
+    Ok(kept.join("\n") + "\n")
+}
+
+/// The regions a skeleton from `from` replaces by their stubs: those of `from` or later, and not
+/// inside another such region.
+fn stubbed_regions(nodes: &[Node], from: usize) -> Vec<&regions::Region> {
+    let mut found = Vec::new();
+    for node in nodes {
+        if let Node::Region(region) = node {
+            if region.part >= from {
+                found.push(region);
+            } else {
+                found.extend(stubbed_regions(region.body(), from));
+            }
+        }
+    }
+    found
+}
+
+/// Every region has one stub and every stub one region; returns the stubs by name. Lists every
+/// mismatch at once.
+fn check_stubs<'a>(
+    sources: &[(PathBuf, Vec<Node>)],
+    stubs: &'a [Stub],
+) -> Result<HashMap<&'a str, &'a Stub>, String> {
+    let mut errors = Vec::new();
+    let mut by_name: HashMap<&str, &Stub> = HashMap::new();
+    for stub in stubs {
+        if by_name.insert(stub.name, stub).is_some() {
+            errors.push(format!("two stubs are named {}", stub.name));
+        }
+    }
+    let mut seen: HashMap<&str, String> = HashMap::new();
+    for (rel, nodes) in sources {
+        for region in regions::regions(nodes) {
+            let at = format!("{}:{}", rel.display(), region.line);
+            if let Some(first) = seen.insert(&region.name, at.clone()) {
+                errors.push(format!("region {} at {at} and at {first}", region.name));
+            }
+            if !by_name.contains_key(region.name.as_str()) {
+                errors.push(format!(
+                    "region {} at {at} has no stub in xtask/src/skeleton/stubs.rs",
+                    region.name
+                ));
+            }
+        }
+    }
+    for stub in stubs {
+        if !seen.contains_key(stub.name) {
+            errors.push(format!(
+                "stub {} has no region in src/ (`// solution: begin PartX {}`)",
+                stub.name, stub.name
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(by_name)
+    } else {
+        Err(format!(
+            "the solution regions and their stubs do not match:\n  {}",
+            errors.join("\n  ")
+        ))
+    }
+}
+
+/// The `.rs` files under `dir`, sorted.
+fn rust_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path)?);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Copies `dir` to `out` but for [`LEFT_OUT`], writing the files of `files` from there instead.
 fn copy_tree(
     root: &Path,
     dir: &Path,
     out: &Path,
-    from: usize,
-    stubbed: &mut usize,
+    files: &BTreeMap<PathBuf, String>,
 ) -> Result<(), String> {
     let io = |e: std::io::Error, p: &Path| format!("{}: {e}", p.display());
     std::fs::create_dir_all(out).map_err(|e| io(e, out))?;
     for entry in std::fs::read_dir(dir).map_err(|e| io(e, dir))? {
-        let entry = entry.map_err(|e| io(e, dir))?;
-        let path = entry.path();
-        let name = entry.file_name();
-        if dir == root && (name == "target" || name == ".git") {
+        let path = entry.map_err(|e| io(e, dir))?.path();
+        let rel = path.strip_prefix(root).expect("under the root");
+        if LEFT_OUT.iter().any(|(left, _)| rel == Path::new(left)) {
             continue;
         }
-        let dest = out.join(&name);
+        let dest = out.join(path.file_name().expect("a named entry"));
         if path.is_dir() {
-            copy_tree(root, &path, &dest, from, stubbed)?;
-        } else if path.starts_with(root.join("src")) && path.extension().is_some_and(|e| e == "rs")
-        {
-            let text = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
-            let (text, n) = strip(&text, from).map_err(|e| format!("{}: {e}", path.display()))?;
-            *stubbed += n;
+            copy_tree(root, &path, &dest, files)?;
+        } else if let Some(text) = files.get(rel) {
             std::fs::write(&dest, text).map_err(|e| io(e, &dest))?;
         } else {
             std::fs::copy(&path, &dest).map_err(|e| io(e, &path))?;
@@ -101,150 +356,9 @@ fn copy_tree(
     Ok(())
 }
 
-/// Where a line is relative to the markers.
-enum State {
-    Outside,
-    Solution { part: usize, start: usize },
-    Stub { part: usize, start: usize },
-}
-
-/// Rewrites one file: regions of part `from` or later become placeholder + stub; earlier
-/// regions keep their solution. Returns the text and the number of regions replaced.
-pub fn strip(text: &str, from: usize) -> Result<(String, usize), String> {
-    let mut out = String::with_capacity(text.len());
-    let mut state = State::Outside;
-    let mut replaced = 0;
-    for (n, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let indent = &line[..line.len() - trimmed.len()];
-        state = match state {
-            State::Outside => {
-                if let Some(name) = trimmed.strip_prefix(BEGIN) {
-                    let part = PARTS
-                        .iter()
-                        .position(|p| *p == name.trim())
-                        .ok_or_else(|| format!("line {}: unknown part {name:?}", n + 1))?;
-                    if part >= from {
-                        out.push_str(&format!("{indent}// Your code here ({}).\n", PARTS[part]));
-                        replaced += 1;
-                    }
-                    State::Solution { part, start: n + 1 }
-                } else if trimmed.starts_with(STUB) || trimmed.starts_with(END) {
-                    return Err(format!(
-                        "line {}: {trimmed:?} outside a solution region",
-                        n + 1
-                    ));
-                } else {
-                    out.push_str(line);
-                    out.push('\n');
-                    State::Outside
-                }
-            }
-            State::Solution { part, start } => {
-                if trimmed.starts_with(STUB) {
-                    State::Stub { part, start }
-                } else if trimmed.starts_with(BEGIN) || trimmed.starts_with(END) {
-                    return Err(format!(
-                        "line {}: region from line {start} has no stub",
-                        n + 1
-                    ));
-                } else {
-                    if part < from {
-                        out.push_str(line);
-                        out.push('\n');
-                    }
-                    State::Solution { part, start }
-                }
-            }
-            State::Stub { part, start } => {
-                if trimmed.starts_with(END) {
-                    State::Outside
-                } else if trimmed.starts_with(BEGIN) || trimmed.starts_with(STUB) {
-                    return Err(format!(
-                        "line {}: region from line {line} is not ended",
-                        n + 1
-                    ));
-                } else {
-                    let code = trimmed
-                        .strip_prefix("// ")
-                        .or_else(|| trimmed.strip_prefix("//"))
-                        .ok_or_else(|| format!("line {}: stub lines must be comments", n + 1))?;
-                    if part >= from {
-                        out.push_str(&format!("{indent}{code}\n"));
-                    }
-                    State::Stub { part, start }
-                }
-            }
-        };
-    }
-    match state {
-        State::Outside => Ok((out, replaced)),
-        State::Solution { start, .. } | State::Stub { start, .. } => {
-            Err(format!("the region from line {start} is not ended"))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SAMPLE: &str = "\
-fn a() -> bool {
-    // solution: begin PartA
-    let secret = 41;
-    secret + 1 == 42
-    // solution: stub
-    // false
-    // solution: end
-}
-fn c() {
-    // solution: begin PartC
-    persist();
-    // solution: stub
-    // solution: end
-}
-";
-
-    #[test]
-    fn stubs_the_chosen_part_onwards_and_keeps_earlier() {
-        let (from_a, n) = strip(SAMPLE, 0).expect("well formed");
-        assert_eq!(n, 2);
-        assert_eq!(
-            from_a,
-            "fn a() -> bool {\n    // Your code here (PartA).\n    false\n}\n\
-             fn c() {\n    // Your code here (PartC).\n}\n"
-        );
-        assert!(
-            !from_a.contains("secret") && !from_a.contains("persist"),
-            "no solution survives"
-        );
-
-        let (from_c, n) = strip(SAMPLE, 2).expect("well formed");
-        assert_eq!(n, 1);
-        assert!(from_c.contains("secret + 1 == 42") && !from_c.contains("solution:"));
-        assert!(!from_c.contains("persist()") && from_c.contains("Your code here (PartC)"));
-    }
-
-    #[test]
-    fn malformed_regions_are_errors() {
-        assert!(
-            strip("// solution: begin PartA\nx\n", 0).is_err(),
-            "not ended"
-        );
-        assert!(
-            strip("// solution: begin PartA\nx\n// solution: end\n", 0).is_err(),
-            "no stub"
-        );
-        assert!(strip("// solution: end\n", 0).is_err(), "stray end");
-        assert!(
-            strip("// solution: begin PartZ\n", 0).is_err(),
-            "unknown part"
-        );
-        let bad_stub =
-            "// solution: begin PartB\nx\n// solution: stub\nnot a comment\n// solution: end\n";
-        assert!(strip(bad_stub, 0).is_err());
-    }
 
     #[test]
     fn part_names() {
@@ -254,20 +368,92 @@ fn c() {
         assert_eq!(part_number("E"), None);
     }
 
-    /// Every region in the reference solution is well formed, and the skeleton from PartA
-    /// keeps none of the code between the markers.
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// The project's regions and the stubs match, and a skeleton from each part can be planned:
+    /// no marker is left, every part has places to write, and a later skeleton keeps more. In a
+    /// skeleton itself, no region is left in `src/`.
     #[test]
-    fn the_reference_solution_is_well_marked() {
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src");
-        let mut regions = 0;
-        for entry in std::fs::read_dir(src).expect("src/") {
-            let path = entry.expect("entry").path();
-            let text = std::fs::read_to_string(&path).expect("read");
-            let (stripped, n) =
-                strip(&text, 0).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(!stripped.contains("solution:"), "{}", path.display());
-            regions += n;
+    fn every_region_has_its_stub_and_every_skeleton_its_plan() {
+        let root = root();
+        if let Some(from) = skeleton_mark(&root) {
+            for path in rust_files(&root.join("src")).expect("src/") {
+                let text = std::fs::read_to_string(&path).expect("readable");
+                assert!(!text.contains("solution:"), "{} ({from})", path.display());
+            }
+            return;
         }
-        assert!(regions >= 8, "only {regions} regions marked");
+        let mut kept = Vec::new();
+        for (from, from_name) in PARTS.iter().enumerate() {
+            let plan = plan(&root, from).unwrap_or_else(|e| panic!("from {from_name}: {e}"));
+            for (rel, text) in &plan.files {
+                assert!(!text.contains("// solution:"), "{}", rel.display());
+            }
+            for (part, name) in PARTS.iter().enumerate().skip(from) {
+                assert!(
+                    plan.stubbed[part] > 0,
+                    "from {from_name}: nothing of {name}"
+                );
+                assert!(
+                    plan.files[Path::new("README.md")].contains(&format!("### {name}:")),
+                    "the README lists {name}"
+                );
+            }
+            assert!(
+                plan.files[Path::new("README.md")]
+                    .contains(&format!("Your code here ({from_name})"))
+            );
+            assert!(plan.files[Path::new("src/lib.rs")].contains("#![allow("));
+            kept.push(plan.kept);
+        }
+        assert_eq!(kept[0], 0);
+        assert!(kept.windows(2).all(|w| w[0] < w[1]), "{kept:?}");
+    }
+
+    #[test]
+    fn unit_tests_left_out() {
+        let text = "fn a() {}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn t() {}\n}\n";
+        assert_eq!(without_tests(text).expect("has tests"), "fn a() {}\n");
+        assert!(without_tests("fn a() {}\n").is_err());
+    }
+
+    #[test]
+    fn mismatched_stubs_are_errors() {
+        let source = |text: &str| {
+            (
+                PathBuf::from("src/x.rs"),
+                regions::parse(text).expect("well formed"),
+            )
+        };
+        let stubs = [
+            Stub {
+                name: "a",
+                what: "",
+                with: With::Nothing,
+            },
+            Stub {
+                name: "unused",
+                what: "",
+                with: With::Nothing,
+            },
+        ];
+        let sources = [
+            source("// solution: begin PartA a\n// solution: end a\n"),
+            source(
+                "// solution: begin PartB a\n// solution: end a\n// solution: begin PartB b\n// solution: end b\n",
+            ),
+        ];
+        let Err(err) = check_stubs(&sources, &stubs) else {
+            panic!("mismatched stubs pass");
+        };
+        assert!(
+            err.contains("region a at src/x.rs:1 and at src/x.rs:1"),
+            "{err}"
+        );
+        assert!(err.contains("region b at src/x.rs:3 has no stub"), "{err}");
+        assert!(err.contains("stub unused has no region"), "{err}");
+        assert!(check_stubs(&sources[..1], &stubs[..1]).is_ok());
     }
 }
