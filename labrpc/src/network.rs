@@ -11,7 +11,7 @@
 use crate::pool::Pool;
 use crate::server::Server;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::any::Any;
@@ -290,25 +290,27 @@ impl Network {
         // Run the handler on its own thread, so that a handler that never returns, or a server
         // deleted meanwhile, cannot keep this call from finishing.
         let handler = route.server.dispatch(svc_meth);
-        let slot = Arc::new(ReplySlot::default());
-        let filled = Arc::clone(&slot);
+        let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
         self.inner.pool.execute(move || {
             let reply = panic::catch_unwind(AssertUnwindSafe(|| handler(&request)));
-            // The caller may have given up; then nobody reads the reply.
-            filled.fill(reply);
+            // The caller may have given up; then nobody wants the reply.
+            let _ = reply_tx.send(reply);
         });
         let reply = loop {
-            match slot.take(DEAD_SERVER_POLL) {
-                Some(Ok(reply)) => break reply,
-                Some(Err(panic)) => panic!(
+            match reply_rx.recv_timeout(DEAD_SERVER_POLL) {
+                Ok(Ok(reply)) => break reply,
+                Ok(Err(panic)) => panic!(
                     "labrpc: handler of {svc_meth} on server {:?} panicked: {}",
                     route.server_name,
                     panic_message(panic.as_ref())
                 ),
-                None => {
+                Err(RecvTimeoutError::Timeout) => {
                     if self.is_cleaned_up() || self.is_server_dead(end_name, &route) {
                         return None;
                     }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    unreachable!("the handler job always replies")
                 }
             }
         };
@@ -344,31 +346,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(a panic without a message)")
-}
-
-/// What a handler returned (or the panic it raised), handed from the pool thread to the caller.
-/// A mutex and a condvar rather than a channel: a crossbeam receiver spins and yields the CPU
-/// several times before it sleeps, once per RPC.
-#[derive(Default)]
-struct ReplySlot {
-    reply: Mutex<Option<std::thread::Result<Vec<u8>>>>,
-    filled: Condvar,
-}
-
-impl ReplySlot {
-    fn fill(&self, reply: std::thread::Result<Vec<u8>>) {
-        *self.reply.lock() = Some(reply);
-        self.filled.notify_one();
-    }
-
-    /// The reply, or `None` if none came within `timeout`.
-    fn take(&self, timeout: Duration) -> Option<std::thread::Result<Vec<u8>>> {
-        let mut reply = self.reply.lock();
-        if reply.is_none() {
-            self.filled.wait_for(&mut reply, timeout);
-        }
-        reply.take()
-    }
 }
 
 /// One end of a simulated connection, used to call one server. A handle: clones share the end,

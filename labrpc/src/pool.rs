@@ -5,9 +5,9 @@
 //! worker, so a handler that sleeps (or blocks on a lock for seconds) never delays another call.
 //! A worker idle for [`IDLE_TIMEOUT`] exits; all of them exit once the pool is dropped.
 
-use parking_lot::{Condvar, Mutex};
-use std::collections::VecDeque;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -16,91 +16,68 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A mutex and a condvar rather than a channel: a crossbeam receiver spins and yields the CPU
-/// several times before it sleeps, once per RPC here, which on two cores costs more than the
-/// handler.
 pub(crate) struct Pool {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    state: Mutex<PoolState>,
-    /// Wakes an idle worker: a job was queued, or the pool was dropped.
-    work: Condvar,
-}
-
-#[derive(Default)]
-struct PoolState {
-    jobs: VecDeque<Job>,
-    /// Workers waiting for a job (each queued job is promised to one of them).
-    idle: usize,
-    /// The pool was dropped: idle workers exit.
-    closed: bool,
+    jobs: Sender<Job>,
+    queue: Receiver<Job>,
+    /// Workers waiting for a job, minus the jobs already promised to them.
+    idle: Arc<AtomicUsize>,
 }
 
 impl Pool {
     pub(crate) fn new() -> Pool {
+        let (jobs, queue) = crossbeam_channel::unbounded();
         Pool {
-            shared: Arc::new(Shared {
-                state: Mutex::new(PoolState::default()),
-                work: Condvar::new(),
-            }),
+            jobs,
+            queue,
+            idle: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    /// Runs `job` on a worker thread at once: an idle one if some worker has no job promised
-    /// to it yet, else a new one.
+    /// Runs `job` on a worker thread at once.
     pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
         let job: Job = Box::new(job);
-        let mut st = self.shared.state.lock();
-        if st.idle > st.jobs.len() {
-            st.jobs.push_back(job);
-            drop(st);
-            self.shared.work.notify_one();
+        // Claim an idle worker; it is then bound to take the next job off the queue.
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if claimed {
+            self.jobs
+                .send(job)
+                .expect("the pool holds its own queue open");
             return;
         }
-        drop(st);
-        let shared = Arc::clone(&self.shared);
+        let queue = self.queue.clone();
+        let idle = Arc::clone(&self.idle);
         thread::Builder::new()
             .name("labrpc-handler".to_string())
-            .spawn(move || worker(job, &shared))
+            .spawn(move || worker(job, queue, idle))
             .expect("labrpc: cannot spawn a handler thread");
     }
-
-    #[cfg(test)]
-    fn idle(&self) -> usize {
-        self.shared.state.lock().idle
-    }
 }
 
-impl Drop for Pool {
-    fn drop(&mut self) {
-        self.shared.state.lock().closed = true;
-        self.shared.work.notify_all();
-    }
-}
-
-fn worker(first: Job, shared: &Shared) {
+fn worker(first: Job, queue: Receiver<Job>, idle: Arc<AtomicUsize>) {
     first();
-    let mut st = shared.state.lock();
     loop {
-        st.idle += 1;
-        let job = loop {
-            if let Some(job) = st.jobs.pop_front() {
-                break Some(job);
+        idle.fetch_add(1, Ordering::AcqRel);
+        match queue.recv_timeout(IDLE_TIMEOUT) {
+            Ok(job) => job(),
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                // Leave, unless every idle worker (this one included) has been promised a job:
+                // then one is on its way and must be taken.
+                let left = idle
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                    .is_ok();
+                if left {
+                    return;
+                }
+                match queue.recv() {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
             }
-            // Leave when idle too long, unless a job is on its way (then it is promised to
-            // this worker, and the loop above takes it).
-            let gave_up = st.closed || shared.work.wait_for(&mut st, IDLE_TIMEOUT).timed_out();
-            if gave_up && st.jobs.is_empty() {
-                break None;
-            }
-        };
-        st.idle -= 1;
-        let Some(job) = job else { return };
-        drop(st);
-        job();
-        st = shared.state.lock();
+        }
     }
 }
 
@@ -132,10 +109,14 @@ mod tests {
             pool.execute(move || tx.send(i).expect("receiver alive"));
             assert_eq!(rx.recv().expect("job ran"), i);
             // Let the worker get back to waiting before the next job is handed out.
-            while pool.idle() == 0 {
+            while pool.idle.load(Ordering::Acquire) == 0 {
                 thread::yield_now();
             }
         }
-        assert_eq!(pool.idle(), 1, "one worker served every job");
+        assert_eq!(
+            pool.idle.load(Ordering::Acquire),
+            1,
+            "one worker served every job"
+        );
     }
 }
