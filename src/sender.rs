@@ -21,10 +21,10 @@
 //! call returns. `kill` does not wait for them, as a call can take seconds to fail; they check
 //! `dead` before acting on a reply.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::raft::{Peer, spawn_aborting};
 use crate::state::RaftState;
@@ -38,19 +38,24 @@ pub(crate) const MAX_IN_FLIGHT: usize = 8;
 pub(crate) type Call = Box<dyn FnOnce() + Send>;
 
 /// Per other peer, the queue of calls to it, which its sender threads share.
-///
-/// A mutex and a condvar rather than a channel: a crossbeam receiver spins and yields the CPU
-/// several times before it sleeps, once per call, which on two cores costs more than the call.
 pub(crate) struct Senders {
     queues: Vec<Arc<Queue>>,
 }
 
-#[derive(Default)]
 struct Queue {
-    /// The calls waiting for a sender, and whether the peer was killed (the queue is closed).
-    calls: Mutex<(VecDeque<Call>, bool)>,
-    /// Wakes a sender thread: a call was queued, or the queue closed.
-    ready: Condvar,
+    /// `None` once the peer is killed: the queue is closed, and its threads exit.
+    tx: Mutex<Option<Sender<Call>>>,
+    rx: Receiver<Call>,
+}
+
+impl Default for Queue {
+    fn default() -> Queue {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Queue {
+            tx: Mutex::new(Some(tx)),
+            rx,
+        }
+    }
 }
 
 impl Senders {
@@ -64,11 +69,8 @@ impl Senders {
     /// still queued are dropped unsent.
     pub(crate) fn close(&self) {
         for queue in &self.queues {
-            let mut calls = queue.calls.lock();
-            calls.0.clear();
-            calls.1 = true;
-            drop(calls);
-            queue.ready.notify_all();
+            queue.tx.lock().take();
+            while queue.rx.try_recv().is_ok() {}
         }
     }
 }
@@ -81,27 +83,18 @@ impl Drop for Senders {
 }
 
 impl Queue {
+    /// Queues `call`, unless the queue is closed (then the call is dropped unsent).
     fn push(&self, call: Call) {
-        let mut calls = self.calls.lock();
-        if !calls.1 {
-            calls.0.push_back(call);
-            drop(calls);
-            self.ready.notify_one();
+        let tx = self.tx.lock().clone();
+        if let Some(tx) = tx {
+            // The queue's own receiver is alive, so the send cannot fail.
+            let _ = tx.send(call);
         }
     }
 
-    /// The next call, or `None` once the queue is closed.
+    /// The next call, or `None` once the queue is closed and empty.
     fn pop(&self) -> Option<Call> {
-        let mut calls = self.calls.lock();
-        loop {
-            if calls.1 {
-                return None;
-            }
-            if let Some(call) = calls.0.pop_front() {
-                return Some(call);
-            }
-            self.ready.wait(&mut calls);
-        }
+        self.rx.recv().ok()
     }
 }
 
