@@ -8,7 +8,7 @@
 //! [`Raft::get_state`], trims the log with [`Raft::snapshot`] and stops the peer with
 //! [`Raft::kill`]. Committed commands and installed snapshots arrive on the `apply_ch` given to
 //! `make`, as [`ApplyMsg`]. State survives crashes in a [`Persister`]. [`Raft::status`], outside
-//! the lab's API, gives displays (the demo, `cargo run --release`) a peer's whole picture.
+//! the lab's API, gives displays and debugging tools a peer's whole picture at once.
 //!
 //! # Reading order
 //! 1. `rpc.rs`: the RPC arguments and replies of Figures 2 and 13.
