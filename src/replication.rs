@@ -434,5 +434,31 @@ mod tests {
             2
         );
     }
+
+    /// When a replicator sends: entries at once unless some are in flight, a commit index alone
+    /// within COMMIT_DELAY, otherwise at the heartbeat.
+    #[test]
+    fn next_send_at_batches_while_in_flight_and_delays_a_bare_commit() {
+        let mut st = RaftState::new(0, 3, 2, Some(0), log_of(&[1, 2, 2]));
+        let now = Instant::now();
+        let heartbeat = now + HEARTBEAT_INTERVAL;
+        st.heartbeat_due[1] = heartbeat;
+        st.commit_advanced_at = now;
+        // Up to date, commit index known: the next heartbeat.
+        st.next_index[1] = 4;
+        assert_eq!(next_send_at(&st, 1, now), heartbeat);
+        // Entries it lacks: at once; but not while an RPC to it is in flight.
+        st.next_index[1] = 3;
+        assert_eq!(next_send_at(&st, 1, now), now);
+        st.in_flight[1] = true;
+        assert_eq!(next_send_at(&st, 1, now), heartbeat);
+        // Only a new commit index to tell: within COMMIT_DELAY, unless the heartbeat is sooner.
+        st.in_flight[1] = false;
+        st.next_index[1] = 4;
+        st.commit_index = 3;
+        assert_eq!(next_send_at(&st, 1, now), now + COMMIT_DELAY);
+        st.heartbeat_due[1] = now;
+        assert_eq!(next_send_at(&st, 1, now), now);
+    }
 }
 // solution: end replication-tests
