@@ -58,5 +58,5 @@ mod state;
 pub use crossbeam_channel;
 pub use logging::init_logging;
 pub use persister::Persister;
-pub use raft::{ApplyMsg, Raft, Status};
+pub use raft::{ApplyMsg, Raft, Status, spawn_aborting};
 pub use state::Role;

@@ -274,8 +274,9 @@ impl Peer {
 }
 
 /// Spawns a named thread; a panic in it aborts the process, as a panicking goroutine ends a Go
-/// test binary, so a broken invariant cannot pass unnoticed as a silently dead thread.
-pub(crate) fn spawn_aborting(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+/// test binary, so a broken invariant cannot pass unnoticed as a silently dead thread. Raft's
+/// threads use it, and so do the services' (the `rsm` layer's reader).
+pub fn spawn_aborting(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     thread::Builder::new()
         .name(name)
         .spawn(move || {
@@ -301,7 +302,7 @@ fn report_panic_and_abort(panic: &(dyn std::any::Any + Send)) -> ! {
     let _ = writeln!(err, "thread '{name}' panicked: {message}");
     let _ = writeln!(
         err,
-        "aborting the process: a Raft thread must never panic (a broken invariant, or a labrpc handler that panicked)"
+        "aborting the process: a Raft or service thread must never panic (a broken invariant, or a labrpc handler that panicked)"
     );
     let _ = err.flush();
     std::process::abort();

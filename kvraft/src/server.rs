@@ -1,0 +1,94 @@
+//! The server: thin RPC handlers over the `rsm` layer. A handler translates a request into an
+//! [`Op`], submits it, and translates the output (or why there is none) into a reply; it
+//! holds no lock and keeps no state of its own.
+
+use std::sync::Arc;
+
+use labrpc::{ClientEnd, Service};
+use raft::{Persister, Raft};
+use rsm::Rsm;
+
+use crate::rpc::{Err, GetArgs, GetReply, PutAppendArgs, PutAppendReply, PutOrAppend};
+use crate::store::{KvStore, Op};
+
+/// One key/value server and its Raft peer. Clones share them.
+#[derive(Clone)]
+pub struct KvServer {
+    rsm: Rsm<KvStore>,
+}
+
+impl KvServer {
+    /// Go's `StartKVServer`: server `me` of `servers`, restored from `persister`; it snapshots
+    /// when the persisted Raft state reaches `maxraftstate` bytes (`None`: never).
+    pub fn start(
+        servers: Vec<ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        maxraftstate: Option<usize>,
+    ) -> KvServer {
+        KvServer {
+            rsm: Rsm::start(servers, me, persister, maxraftstate),
+        }
+    }
+
+    /// The labrpc service `"KVServer"`, with methods `Get` and `PutAppend`.
+    pub fn service(&self) -> Service {
+        let mut service = Service::new("KVServer");
+        let kv = self.clone();
+        service.add_method("Get", move |args: GetArgs| kv.get(args));
+        let kv = self.clone();
+        service.add_method("PutAppend", move |args: PutAppendArgs| kv.put_append(args));
+        service
+    }
+
+    /// A handle on this server's Raft peer.
+    pub fn raft(&self) -> Raft {
+        self.rsm.raft()
+    }
+
+    /// Stops the server and its Raft peer; handlers still waiting answer `WrongLeader` at
+    /// once. Returns promptly; calling it again does nothing.
+    pub fn kill(&self) {
+        self.rsm.kill();
+    }
+
+    /// The `Get` handler: the read goes through the log (see the crate's docs).
+    fn get(&self, args: GetArgs) -> GetReply {
+        match self.rsm.submit(&Op::Get { key: args.key }) {
+            Ok(Some(value)) => GetReply {
+                err: Err::Ok,
+                value,
+            },
+            Ok(None) => GetReply {
+                err: Err::NoKey,
+                value: String::new(),
+            },
+            Err(err) => GetReply {
+                err: reply_err(err),
+                value: String::new(),
+            },
+        }
+    }
+
+    /// The `PutAppend` handler.
+    fn put_append(&self, args: PutAppendArgs) -> PutAppendReply {
+        let PutAppendArgs { key, value, op, id } = args;
+        let op = match op {
+            PutOrAppend::Put => Op::Put { key, value, id },
+            PutOrAppend::Append => Op::Append { key, value, id },
+        };
+        let err = match self.rsm.submit(&op) {
+            Ok(_) => Err::Ok,
+            Err(err) => reply_err(err),
+        };
+        PutAppendReply { err }
+    }
+}
+
+/// The reply for an operation that has no output (yet): the clerk tries again elsewhere.
+fn reply_err(err: rsm::Error) -> Err {
+    match err {
+        rsm::Error::WrongLeader | rsm::Error::Killed => Err::WrongLeader,
+        rsm::Error::Timeout => Err::Timeout,
+    }
+}

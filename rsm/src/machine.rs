@@ -1,0 +1,24 @@
+//! The one thing a service writes to run on Raft: its state machine.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A service's replicated state: plain data that every replica changes the same way, one
+/// committed operation at a time.
+///
+/// `apply` must be deterministic: the same operations in the same order leave every replica in
+/// the same state with the same outputs. Iterate ordered maps (`BTreeMap`), never a
+/// `HashMap`'s order, wherever the order shows in the state or an output.
+///
+/// The whole value is the snapshot: the layer encodes it with labgob when a snapshot is due and
+/// decodes it on restart, so everything that must survive (the duplicate table included) is a
+/// field that serde sees.
+pub trait StateMachine: Serialize + DeserializeOwned + Default + Send + 'static {
+    /// An operation as it travels on the log.
+    type Op: Serialize + DeserializeOwned + std::fmt::Debug + Send;
+    /// What applying an operation answers.
+    type Output: Send + 'static;
+
+    /// Applies one committed operation and returns its output.
+    fn apply(&mut self, op: Self::Op) -> Self::Output;
+}

@@ -1,0 +1,375 @@
+//! [`Rsm`]: a [`StateMachine`] on a Raft peer. [`Rsm::start`] restores the last snapshot and
+//! starts the reader; [`Rsm::submit`] runs one operation through the log and waits for its
+//! output; [`Rsm::kill`] stops everything. The reader thread is here too: it applies what Raft
+//! commits and takes the snapshots.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+use raft::{ApplyMsg, Persister, Raft};
+
+use crate::logging::slog;
+use crate::machine::StateMachine;
+use crate::snapshot;
+use crate::waiters::{Verdict, Waiters};
+
+/// How often a handler waiting for its operation asks Raft whether it still leads the term it
+/// submitted in. A leader cut off in a minority never sees its entry commit; once it learns of
+/// a newer term (or the handler times out), the clerk is sent elsewhere.
+pub const TERM_CHECK: Duration = Duration::from_millis(100);
+
+/// How long a handler waits for its operation before answering [`Error::Timeout`]: a leader
+/// that cannot reach a majority keeps its term until it hears of a newer one, and the clerk
+/// should not wait for that alone. The operation may still commit; the clerk's retry is then a
+/// duplicate, which the duplicate table skips.
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Committed entries Raft may hand over before the reader takes them.
+const APPLY_BUFFER: usize = 64;
+
+/// Why [`Rsm::submit`] has no output to give. In every case the operation may or may not be
+/// applied later; the clerk asks again (elsewhere), and the duplicate table makes that safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// This peer does not lead, or lost the term its entry was in, or another entry took the
+    /// entry's index.
+    WrongLeader,
+    /// Still leading, but the entry did not commit within [`SUBMIT_TIMEOUT`].
+    Timeout,
+    /// The server is shutting down.
+    Killed,
+}
+
+/// A handle on the state machine of one server and its Raft peer. Clones share them.
+pub struct Rsm<S: StateMachine> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: StateMachine> Clone for Rsm<S> {
+    fn clone(&self) -> Self {
+        Rsm {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<S: StateMachine> {
+    me: usize,
+    rf: Raft,
+    persister: Arc<Persister>,
+    maxraftstate: Option<usize>,
+    /// The one lock: the state machine, the wait table, `last_applied`.
+    shared: Mutex<Shared<S>>,
+    /// Dropped by `kill`, which wakes the reader.
+    kill_tx: Mutex<Option<Sender<()>>>,
+    /// The reader, joined by `kill`.
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What a handler sends itself through the wait table: the output, or why there is none.
+type Waiter<S> = Sender<Result<<S as StateMachine>::Output, Error>>;
+
+struct Shared<S: StateMachine> {
+    machine: S,
+    /// The index of the last entry applied to `machine` (or covered by its snapshot).
+    last_applied: u64,
+    waiters: Waiters<Waiter<S>>,
+    killed: bool,
+}
+
+impl<S: StateMachine> Rsm<S> {
+    /// Starts server `me` of `servers`: restores the state machine from the persister's
+    /// snapshot (Raft replays the log after it once it learns the commit index), makes the
+    /// Raft peer and starts the reader. `maxraftstate`: snapshot when the persisted Raft state
+    /// reaches that many bytes; `None` never snapshots.
+    ///
+    /// # Panics
+    /// If the saved snapshot cannot be decoded: starting empty would lose acknowledged
+    /// operations.
+    pub fn start(
+        servers: Vec<labrpc::ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        maxraftstate: Option<usize>,
+    ) -> Rsm<S> {
+        let (machine, last_applied) = restore::<S>(me, &persister.read_snapshot());
+        let (apply_tx, apply_rx) = crossbeam_channel::bounded(APPLY_BUFFER);
+        let (kill_tx, kill_rx) = crossbeam_channel::bounded(0);
+        let rf = Raft::make(servers, me, Arc::clone(&persister), apply_tx);
+        let inner = Arc::new(Inner {
+            me,
+            rf,
+            persister,
+            maxraftstate,
+            shared: Mutex::new(Shared {
+                machine,
+                last_applied,
+                waiters: Waiters::new(),
+                killed: false,
+            }),
+            kill_tx: Mutex::new(Some(kill_tx)),
+            reader: Mutex::new(None),
+        });
+        let reader = {
+            let inner = Arc::clone(&inner);
+            raft::spawn_aborting(format!("rsm{me}-reader"), move || {
+                inner.read(&apply_rx, &kill_rx)
+            })
+        };
+        *inner.reader.lock() = Some(reader);
+        Rsm { inner }
+    }
+
+    /// Runs `op` through the log: hands it to Raft, waits until the entry at its index is
+    /// applied, and returns the output of applying it. Blocks for at most about
+    /// [`SUBMIT_TIMEOUT`]; returns at once if this peer does not lead or is killed.
+    pub fn submit(&self, op: &S::Op) -> Result<S::Output, Error> {
+        let inner = &*self.inner;
+        if inner.shared.lock().killed {
+            return Err(Error::Killed);
+        }
+        let (index, term, is_leader) = inner.rf.start(labgob::encode(op));
+        if !is_leader {
+            return Err(Error::WrongLeader);
+        }
+        slog!(SUBM, inner.me, term, "{op:?} at index {index}");
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let displaced = {
+            let mut sh = inner.shared.lock();
+            if sh.killed {
+                return Err(Error::Killed);
+            }
+            if sh.last_applied >= index {
+                // The entry was applied between `start` returning and this line: its output
+                // is gone. Rare (it takes a round of AppendEntries); the clerk asks again.
+                slog!(
+                    LOST,
+                    inner.me,
+                    term,
+                    "index {index} applied before its handler waited"
+                );
+                return Err(Error::WrongLeader);
+            }
+            sh.waiters.insert(index, term, tx)
+        };
+        if let Some(displaced) = displaced {
+            let _ = displaced.send(Err(Error::WrongLeader));
+        }
+        let outcome = inner.wait(&rx, index, term);
+        if outcome.is_err() {
+            inner.shared.lock().waiters.remove(index, term);
+        }
+        outcome
+    }
+
+    /// A handle on this server's Raft peer.
+    pub fn raft(&self) -> Raft {
+        self.inner.rf.clone()
+    }
+
+    /// The index of the last entry applied to the state machine.
+    pub fn last_applied(&self) -> u64 {
+        self.inner.shared.lock().last_applied
+    }
+
+    /// Runs `f` on the state machine as it is now (for status displays and tests: a read
+    /// here is not linearizable; [`Rsm::submit`] a read operation for that).
+    pub fn inspect<T>(&self, f: impl FnOnce(&S) -> T) -> T {
+        f(&self.inner.shared.lock().machine)
+    }
+
+    /// Stops the server: every waiting handler returns [`Error::Killed`] at once, the Raft
+    /// peer is killed, and the reader is joined. Calling it again does nothing.
+    pub fn kill(&self) {
+        let inner = &*self.inner;
+        let waiters = {
+            let mut sh = inner.shared.lock();
+            if sh.killed {
+                return;
+            }
+            sh.killed = true;
+            sh.waiters.drain()
+        };
+        // Dropping a waiter's sender ends its handler's wait with `Killed`.
+        drop(waiters);
+        inner.rf.kill();
+        inner.kill_tx.lock().take();
+        let reader = inner.reader.lock().take();
+        if let Some(reader) = reader {
+            reader
+                .join()
+                .expect("the reader aborts the process if it panics");
+        }
+        slog!(KILL, inner.me, 0, "stopped");
+    }
+}
+
+/// The state machine and its last index from a snapshot made by `snapshot::encode`; a new one
+/// and index 0 from no snapshot at all.
+fn restore<S: StateMachine>(me: usize, bytes: &[u8]) -> (S, u64) {
+    if bytes.is_empty() {
+        return (S::default(), 0);
+    }
+    match snapshot::decode::<S>(bytes) {
+        Ok((last_applied, machine)) => (machine, last_applied),
+        Err(err) => panic!(
+            "S{me}: the snapshot ({} bytes) is corrupt: {err}",
+            bytes.len()
+        ),
+    }
+}
+
+impl<S: StateMachine> Inner<S> {
+    /// A handler's wait for the verdict on its entry at `index`, of `term`.
+    fn wait(
+        &self,
+        rx: &Receiver<Result<S::Output, Error>>,
+        index: u64,
+        term: u64,
+    ) -> Result<S::Output, Error> {
+        let started = Instant::now();
+        loop {
+            match rx.recv_timeout(TERM_CHECK) {
+                Ok(outcome) => {
+                    match &outcome {
+                        Ok(_) => slog!(DONE, self.me, term, "index {index} applied"),
+                        Err(err) => slog!(LOST, self.me, term, "index {index}: {err:?}"),
+                    }
+                    return outcome;
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(Error::Killed),
+                Err(RecvTimeoutError::Timeout) => {
+                    let (now, leading) = self.rf.get_state();
+                    if now != term || !leading {
+                        slog!(
+                            LOST,
+                            self.me,
+                            term,
+                            "index {index}: now T{now}, leading={leading}"
+                        );
+                        return Err(Error::WrongLeader);
+                    }
+                    if started.elapsed() >= SUBMIT_TIMEOUT {
+                        slog!(LOST, self.me, term, "index {index}: not committed in time");
+                        return Err(Error::Timeout);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The reader: everything Raft commits, in order, until `kill`.
+    fn read(&self, apply_rx: &Receiver<ApplyMsg>, kill_rx: &Receiver<()>) {
+        loop {
+            let msg = crossbeam_channel::select! {
+                recv(apply_rx) -> msg => match msg {
+                    Ok(msg) => msg,
+                    Err(_) => return,
+                },
+                recv(kill_rx) -> _ => return,
+            };
+            match msg {
+                ApplyMsg::Command {
+                    command,
+                    index,
+                    term,
+                } => self.apply_command(&command, index, term),
+                ApplyMsg::Snapshot {
+                    snapshot,
+                    index,
+                    term,
+                } => self.install_snapshot(&snapshot, index, term),
+            }
+        }
+    }
+
+    /// Applies the committed entry at `index` and answers the handler waiting there; then
+    /// snapshots if the log has grown to `maxraftstate`.
+    ///
+    /// # Panics
+    /// If the command is not an operation of this service: the log holds only what `submit`
+    /// put there, so that is a bug, and skipping it would let replicas diverge.
+    fn apply_command(&self, command: &[u8], index: u64, term: u64) {
+        let op: S::Op = labgob::decode(command).unwrap_or_else(|err| {
+            panic!(
+                "S{}: the entry at index {index} (term {term}, {} bytes) is not an operation of this service: {err}",
+                self.me,
+                command.len()
+            )
+        });
+        let (answer, snapshot) = {
+            let mut sh = self.shared.lock();
+            if index <= sh.last_applied {
+                // Covered by a snapshot installed while this entry was on its way.
+                return;
+            }
+            assert_eq!(
+                index,
+                sh.last_applied + 1,
+                "S{}: Raft applied index {index} after {}",
+                self.me,
+                sh.last_applied
+            );
+            let output = sh.machine.apply(op);
+            sh.last_applied = index;
+            let answer = match sh.waiters.applied(index, term) {
+                Some(Verdict::Applied(waiter)) => Some((waiter, Ok(output))),
+                Some(Verdict::Lost(waiter)) => Some((waiter, Err(Error::WrongLeader))),
+                None => None,
+            };
+            let snapshot = snapshot::is_due(self.persister.raft_state_size(), self.maxraftstate)
+                .then(|| snapshot::encode(index, &sh.machine));
+            (answer, snapshot)
+        };
+        if let Some((waiter, outcome)) = answer {
+            let _ = waiter.send(outcome);
+        }
+        if let Some(bytes) = snapshot {
+            slog!(
+                SSNP,
+                self.me,
+                term,
+                "snapshot at index {index}, {} bytes",
+                bytes.len()
+            );
+            self.rf.snapshot(index, bytes);
+        }
+    }
+
+    /// Replaces the state machine with a snapshot the leader sent, unless the state is newer.
+    ///
+    /// # Panics
+    /// If the snapshot cannot be decoded: it was made by this same layer on another server.
+    fn install_snapshot(&self, bytes: &[u8], index: u64, term: u64) {
+        let lost = {
+            let mut sh = self.shared.lock();
+            if index <= sh.last_applied {
+                // Pitfall: a snapshot older than the applied state would undo operations.
+                slog!(
+                    SSNP,
+                    self.me,
+                    term,
+                    "ignored snapshot ..={index}: applied ..={}",
+                    sh.last_applied
+                );
+                return;
+            }
+            let (machine, covered) = restore::<S>(self.me, bytes);
+            assert_eq!(
+                covered, index,
+                "S{}: a snapshot for index {index} says it covers {covered}",
+                self.me
+            );
+            sh.machine = machine;
+            sh.last_applied = index;
+            sh.waiters.covered(index)
+        };
+        slog!(SSNP, self.me, term, "installed snapshot ..={index}");
+        for waiter in lost {
+            let _ = waiter.send(Err(Error::WrongLeader));
+        }
+    }
+}
