@@ -16,8 +16,8 @@ use std::thread::{self, JoinHandle};
 use parking_lot::Mutex;
 use raft::crossbeam_channel::{self, Receiver, Sender, TryRecvError, select};
 use raft::{ApplyMsg, Raft};
+use tester::timeline::Timeline;
 
-use super::timeline::Timeline;
 use super::{Cmd, SNAPSHOT_INTERVAL};
 
 /// What the appliers share with the harness (Go's fields under `cfg.mu`).

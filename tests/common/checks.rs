@@ -7,8 +7,10 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use tester::{TEST_TIME_LIMIT, rand_int};
+
+use super::Cmd;
 use super::config::Config;
-use super::{Cmd, TEST_TIME_LIMIT, rand_int};
 
 impl Config {
     /// Panics with the first apply error any applier recorded (Go's appliers die at once), or

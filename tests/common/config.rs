@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 use raft::crossbeam_channel::{self, Receiver, RecvTimeoutError, Sender};
 use raft::{Persister, Raft};
 
+use tester::timeline::{self, Timeline};
+use tester::{TEST_TIME_LIMIT, process, randstring, say};
+
 use super::applier::{Applier, Logs, RunningApplier, Zombie, ingest_snap};
-use super::timeline::{self, Timeline};
-use super::{TEST_TIME_LIMIT, process, randstring, say};
 
 /// The peers and the wiring, changed by crashes, restarts and partitions.
 pub(crate) struct Peers {
@@ -52,7 +53,7 @@ pub struct Config {
     sampler: Mutex<Option<thread::JoinHandle<()>>>,
     /// This test's turn (see `process`): the last field, so it is released after everything
     /// else, once the cleanup is over.
-    _turn: MutexGuard<'static, ()>,
+    _turn: process::Turn,
 }
 
 /// Go's `make_config`: `n` peers, all connected, on a network with long delays on and

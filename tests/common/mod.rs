@@ -17,9 +17,10 @@
 //! - `checks.rs`: what the tests assert with (`check_one_leader`, `n_committed`, `wait`, `one`);
 //! - `applier.rs`: the appliers, and the zombies: the `apply_ch` of every killed instance,
 //!   which must stay silent;
-//! - `process.rs`: the lock that runs the tests one at a time, and the failure reports that
-//!   outlive an aborting process;
-//! - `timeline.rs`: the failure timeline.
+//! - from the `tester` crate, shared with the harnesses of the services on Raft:
+//!   `tester::process`, the lock that runs the tests one at a time and the failure reports
+//!   that outlive an aborting process, and `tester::timeline`, the failure timeline; the
+//!   small helpers (`randstring`, `rand_int`, `say`, `warn`) and Go's 120 s limit.
 //!
 //! Tests run one at a time, as Go runs them: `make_config` waits for the test before to drop
 //! its `Config`, so a plain `cargo test` needs no `--test-threads=1`, and no test's timing
@@ -35,20 +36,21 @@
 //! 120 s is ended by a watchdog that exits the process, so CI cannot hang.
 //!
 //! When a test fails, the harness prints the seed of the network's random source (rerun with
-//! `LABRPC_SEED=N`) and writes a timeline of the run (see [`timeline`]); `RAFT_TIMELINE=1`
+//! `LABRPC_SEED=N`) and writes a timeline of the run (see `tester::timeline`); `RAFT_TIMELINE=1`
 //! writes one for passing tests too. A panic on a thread other than the test's own (a Raft
 //! thread, whose panic aborts the process, a labrpc handler, an applier) is reported at once,
 //! with the test's name, the seed and the timeline, by a panic hook.
 
 #![allow(dead_code)]
 
-pub mod timeline;
-
-use std::io::Write as _;
 use std::time::Duration;
 
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
+
+// Each test file uses some of them (the crate is compiled once per test file).
+#[allow(unused_imports)]
+pub use tester::{rand_int, randstring, warn};
 
 /// "The tester generously allows solutions to complete elections in one second (much more than
 /// the paper's range of timeouts)."
@@ -59,9 +61,6 @@ pub const SNAPSHOT_INTERVAL: u64 = 10;
 
 /// PartD: the largest persisted Raft state a test accepts.
 pub const MAX_LOG_SIZE: usize = 2000;
-
-/// Go's real-time limit per test.
-const TEST_TIME_LIMIT: Duration = Duration::from_secs(120);
 
 /// A command as the tests submit it: Go's tests use ints, and `rpc_bytes_part_b` long strings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,36 +84,9 @@ pub fn cmd(x: i64) -> Vec<u8> {
     labgob::encode(&Cmd::Int(x))
 }
 
-/// Go's randstring: `n` random URL-safe characters.
-pub fn randstring(n: usize) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect()
-}
-
-/// A random integer in `0..n`, as Go's `rand.Int() % n`.
-pub fn rand_int(n: u64) -> u64 {
-    rand::rng().random_range(0..n)
-}
-
 /// A random non-negative command, as Go's `rand.Int()`.
 pub fn rand_cmd() -> i64 {
     rand::rng().random_range(0..i64::MAX)
-}
-
-/// Prints a line of the lab's output on the process's stdout, past libtest's capture, as Go's
-/// tests print under a plain `go test`.
-pub fn say(line: std::fmt::Arguments<'_>) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
-
-/// Go's `fmt.Printf("warning: ...")` in a test: shown, but not a failure.
-pub fn warn(message: &str) {
-    say(format_args!("warning: {message}"));
 }
 
 /// Logs a harness line in the project's format, `<ms> TEST <message>`.
@@ -127,6 +99,5 @@ macro_rules! tlog {
 mod applier;
 mod checks;
 mod config;
-mod process;
 
 pub use config::make_config;

@@ -1,18 +1,18 @@
-//! What the harness keeps for the whole test process: the lock that runs the tests one at a
+//! What a harness keeps for the whole test process: the lock that runs the tests one at a
 //! time, the record of the test now running, and the two reporters that speak for a test that
 //! cannot speak for itself (the panic hook and the watchdog).
 //!
 //! libtest runs the tests of a binary on several threads at once; Go runs them one by one, and
-//! so does this harness: [`serialise`] hands out a guard that `make_config` keeps in the
-//! `Config` until it is dropped, after its cleanup. A test's 120 s start once it holds the
-//! guard, so time spent waiting for another test does not count.
+//! so do the lab's harnesses: [`serialise`] hands out a [`Turn`] that a harness's config (made
+//! by its `make_config`) keeps until it is dropped, after its cleanup. A test's 120 s start once
+//! it holds its turn, so time spent waiting for another test does not count.
 //!
-//! An ordinary failure (a panic on the test's own thread) is reported by `Config`'s `Drop`:
+//! An ordinary failure (a panic on the test's own thread) is reported by the config's `Drop`:
 //! the labrpc seed and the timeline's path, on stderr. A panic on any other thread (a Raft
-//! thread, a labrpc handler, an applier) usually aborts the process, and an abort skips `Drop`;
-//! so the panic hook installed here writes the same report at once, for the first such panic of
-//! each test (a thread the test spawns itself, in `thread::scope`, counts as another thread:
-//! its panic is reported here, and again by `Drop` once it reaches the test's thread). The
+//! thread, a labrpc handler, an applier, a clerk) usually aborts the process, and an abort
+//! skips `Drop`; so the panic hook installed here writes the same report at once, for the
+//! first such panic of each test (a thread the test spawns itself counts as another thread:
+//! its panic is reported here, and again by `Drop` if it reaches the test's thread). The
 //! watchdog does the same when a test runs past 120 s, then exits. Both write straight to the
 //! process's stderr: libtest captures `eprintln!`, and the capture dies with the process.
 
@@ -21,21 +21,35 @@ use std::sync::{Arc, Once};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use parking_lot::{Mutex, MutexGuard};
-use raft::crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use parking_lot::{Condvar, Mutex};
 
-use super::timeline::Timeline;
+use crate::timeline::Timeline;
 
-/// Held by the running test's `Config`.
-static SERIAL: Mutex<()> = Mutex::new(());
+/// Whether a test holds its [`Turn`]; [`FREE`] is notified when it gives it back.
+static BUSY: Mutex<bool> = Mutex::new(false);
+static FREE: Condvar = Condvar::new();
 
-/// The test now running, if any (there is at most one, see [`SERIAL`]).
+/// The running test's turn: no other test of the process starts until it is dropped. Unlike a
+/// mutex guard it may move to another thread (a harness keeps it in its config).
+pub struct Turn {
+    _private: (),
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *BUSY.lock() = false;
+        FREE.notify_one();
+    }
+}
+
+/// The test now running, if any (there is at most one, see [`Turn`]).
 static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
 
 /// What a report needs to know about the running test.
 struct Running {
     test: String,
-    /// The test's own thread: its panics are reported by `Config`'s `Drop`.
+    /// The test's own thread: its panics are reported by its config's `Drop`.
     thread: ThreadId,
     seed: u64,
     timeline: Arc<Timeline>,
@@ -43,16 +57,23 @@ struct Running {
     reported: bool,
 }
 
-/// Waits until no other test runs, and installs the panic hook (once per process).
-pub(crate) fn serialise() -> MutexGuard<'static, ()> {
-    let guard = SERIAL.lock();
+/// Waits until no other test runs, and installs the panic hook (once per process). The test
+/// runs while the caller holds the [`Turn`].
+pub fn serialise() -> Turn {
+    let mut busy = BUSY.lock();
+    while *busy {
+        FREE.wait(&mut busy);
+    }
+    *busy = true;
+    drop(busy);
     static HOOK: Once = Once::new();
     HOOK.call_once(install_panic_hook);
-    guard
+    Turn { _private: () }
 }
 
-/// Records the calling thread's test as the one running, for the panic hook.
-pub(crate) fn register(seed: u64, timeline: Arc<Timeline>) {
+/// Records the calling thread's test as the one running, for the panic hook: `seed` is its
+/// network's (`labrpc::Network::seed`), `timeline` the one its report writes.
+pub fn register(seed: u64, timeline: Arc<Timeline>) {
     *RUNNING.lock() = Some(Running {
         test: test_name(),
         thread: thread::current().id(),
@@ -62,13 +83,13 @@ pub(crate) fn register(seed: u64, timeline: Arc<Timeline>) {
     });
 }
 
-/// The running test has ended.
-pub(crate) fn unregister() {
+/// The running test has ended: the panic hook no longer reports on it.
+pub fn unregister() {
     RUNNING.lock().take();
 }
 
-/// The calling thread's test, as libtest names its threads.
-pub(crate) fn test_name() -> String {
+/// The calling thread's test, as libtest names its threads (`test` outside libtest).
+pub fn test_name() -> String {
     thread::current().name().unwrap_or("test").to_string()
 }
 
@@ -130,12 +151,7 @@ fn install_panic_hook() {
 
 /// Ends the process if the test runs past `limit` (Go's 120 s): a hung test must not hang CI.
 /// It stops waiting when `stop`'s sender is dropped.
-pub(crate) fn spawn_watchdog(
-    stop: Receiver<()>,
-    limit: Duration,
-    seed: u64,
-    timeline: Arc<Timeline>,
-) {
+pub fn spawn_watchdog(stop: Receiver<()>, limit: Duration, seed: u64, timeline: Arc<Timeline>) {
     let test = test_name();
     thread::Builder::new()
         .name("test-watchdog".into())

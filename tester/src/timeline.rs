@@ -1,12 +1,13 @@
-//! The failure timeline: what the harness did and saw during one test, drawn as an SVG.
+//! The failure timeline: what a harness did and saw during one test, drawn as an SVG.
 //!
-//! The harness records its own actions (connect, disconnect, crash, restart, network changes)
-//! and what it observes of each peer: a sampler polls every live peer's `get_state` every
-//! [`SAMPLE_EVERY`], and the appliers report the first commit of each index. When a test fails,
-//! or when `RAFT_TIMELINE=1` is set, [`Timeline::write`] renders one self-contained HTML file,
-//! `target/timelines/<test>.html`: a swimlane per peer, coloured by the term it is in, taller
-//! where it is leader, hatched while crashed and shaded while disconnected, with commits marked
-//! along the top and the harness's actions listed below.
+//! The harness records its own actions (connect, disconnect, partitions, crashes, restarts,
+//! network changes, test phases) and what it observes of each server's Raft peer: a sampler
+//! polls every live peer's `get_state` every [`SAMPLE_EVERY`], and the Raft harness's appliers
+//! report the first commit of each index. When a test fails, or when `RAFT_TIMELINE=1` is set,
+//! [`Timeline::write`] renders one self-contained HTML file, `target/timelines/<test>.html`: a
+//! swimlane per peer, coloured by the term it is in, taller where it is leader, hatched while
+//! crashed and shaded while disconnected, with commits marked along the top and the harness's
+//! actions listed below.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -35,12 +36,16 @@ struct Record {
     notes: Vec<(u64, String)>,
 }
 
+/// The record of one test, shared by the harness's threads (`Arc<Timeline>`); every method
+/// takes `&self`.
 pub struct Timeline {
     t0: Instant,
     record: Mutex<Record>,
 }
 
 impl Timeline {
+    /// A timeline of `n` peers, all crashed and disconnected until the harness says otherwise;
+    /// its clock starts now.
     pub fn new(n: usize) -> Timeline {
         let start = PeerState {
             alive: false,
@@ -117,28 +122,16 @@ impl Timeline {
             .push((now, text.into()));
     }
 
-    /// Writes the timeline of test `test` to `target/timelines/<test>.html`, or to the path in
-    /// `RAFT_TIMELINE_PATH`, with the picture alone beside it (`.svg`); returns the HTML's path.
+    /// Writes the timeline of test `test` to `target/timelines/<test>.html` (the workspace's
+    /// target directory, see [`crate::target_dir`]), or to the path in `RAFT_TIMELINE_PATH`,
+    /// with the picture alone beside it (`.svg`); returns the HTML's path.
     pub fn write(&self, test: &str, outcome: &str) -> std::io::Result<PathBuf> {
         // The stress runner names each run's timeline itself.
         let path = match std::env::var_os("RAFT_TIMELINE_PATH") {
             Some(path) => PathBuf::from(path),
-            None => {
-                let target = std::env::var_os("CARGO_TARGET_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-                let file: String = test
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '_' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                target.join("timelines").join(format!("{file}.html"))
-            }
+            None => crate::target_dir()
+                .join("timelines")
+                .join(format!("{}.html", crate::file_name(test))),
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -151,7 +144,8 @@ impl Timeline {
         Ok(path)
     }
 
-    /// The whole page: a heading, the SVG, and the list of the harness's actions.
+    /// The whole page: a heading with `outcome`, the SVG, and the list of the harness's
+    /// actions.
     pub fn render(&self, test: &str, outcome: &str) -> String {
         let end = self.now().max(1);
         let record = self.record.lock().expect("timeline lock");
