@@ -13,9 +13,6 @@ pub enum Err {
     /// This server does not lead, or lost leadership before the operation committed: try
     /// another.
     WrongLeader,
-    /// The leader did not commit the operation in time (not in Go's list; Go's handlers pick
-    /// a timeout too, and answer `ErrWrongLeader`): try again, here or elsewhere.
-    Timeout,
 }
 
 /// `KVServer.Get`'s arguments.

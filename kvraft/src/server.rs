@@ -89,6 +89,5 @@ impl KvServer {
 fn reply_err(err: rsm::Error) -> Err {
     match err {
         rsm::Error::WrongLeader | rsm::Error::Killed => Err::WrongLeader,
-        rsm::Error::Timeout => Err::Timeout,
     }
 }

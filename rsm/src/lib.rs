@@ -57,5 +57,5 @@ pub mod snapshot;
 pub mod waiters;
 
 pub use machine::StateMachine;
-pub use rsm::{Error, Rsm, SUBMIT_TIMEOUT, TERM_CHECK};
+pub use rsm::{Error, Rsm, TERM_CHECK};
 pub use sessions::{OpId, Sessions};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
@@ -18,14 +18,9 @@ use crate::waiters::{Verdict, Waiters};
 
 /// How often a handler waiting for its operation asks Raft whether it still leads the term it
 /// submitted in. A leader cut off in a minority never sees its entry commit; once it learns of
-/// a newer term (or the handler times out), the clerk is sent elsewhere.
+/// a newer term, the handler answers [`Error::WrongLeader`] and the clerk goes elsewhere.
+/// Until then it waits, as Go's does: no timeout lets a minority answer.
 pub const TERM_CHECK: Duration = Duration::from_millis(100);
-
-/// How long a handler waits for its operation before answering [`Error::Timeout`]: a leader
-/// that cannot reach a majority keeps its term until it hears of a newer one, and the clerk
-/// should not wait for that alone. The operation may still commit; the clerk's retry is then a
-/// duplicate, which the duplicate table skips.
-pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Committed entries Raft may hand over before the reader takes them.
 const APPLY_BUFFER: usize = 64;
@@ -37,8 +32,6 @@ pub enum Error {
     /// This peer does not lead, or lost the term its entry was in, or another entry took the
     /// entry's index.
     WrongLeader,
-    /// Still leading, but the entry did not commit within [`SUBMIT_TIMEOUT`].
-    Timeout,
     /// The server is shutting down.
     Killed,
 }
@@ -72,11 +65,14 @@ struct Inner<S: StateMachine> {
 /// What a handler sends itself through the wait table: the output, or why there is none.
 type Waiter<S> = Sender<Result<<S as StateMachine>::Output, Error>>;
 
+/// The wait table of a state machine `S`.
+type Table<S> = Waiters<Waiter<S>, <S as StateMachine>::Output>;
+
 struct Shared<S: StateMachine> {
     machine: S,
     /// The index of the last entry applied to `machine` (or covered by its snapshot).
     last_applied: u64,
-    waiters: Waiters<Waiter<S>>,
+    waiters: Table<S>,
     killed: bool,
 }
 
@@ -124,35 +120,37 @@ impl<S: StateMachine> Rsm<S> {
     }
 
     /// Runs `op` through the log: hands it to Raft, waits until the entry at its index is
-    /// applied, and returns the output of applying it. Blocks for at most about
-    /// [`SUBMIT_TIMEOUT`]; returns at once if this peer does not lead or is killed.
+    /// applied, and returns the output of applying it. Returns at once if this peer does not
+    /// lead or is killed, and as soon as it learns it lost its term (see [`TERM_CHECK`]).
     pub fn submit(&self, op: &S::Op) -> Result<S::Output, Error> {
         let inner = &*self.inner;
-        if inner.shared.lock().killed {
-            return Err(Error::Killed);
-        }
-        let (index, term, is_leader) = inner.rf.start(labgob::encode(op));
-        if !is_leader {
-            return Err(Error::WrongLeader);
-        }
-        slog!(SUBM, inner.me, term, "{op:?} at index {index}");
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let displaced = {
+        let begun_at = {
             let mut sh = inner.shared.lock();
             if sh.killed {
                 return Err(Error::Killed);
             }
-            if sh.last_applied >= index {
-                // The entry was applied between `start` returning and this line: its output
-                // is gone. Rare (it takes a round of AppendEntries); the clerk asks again.
-                slog!(
-                    LOST,
-                    inner.me,
-                    term,
-                    "index {index} applied before its handler waited"
-                );
-                return Err(Error::WrongLeader);
+            let last_applied = sh.last_applied;
+            sh.waiters.starting(last_applied);
+            last_applied
+        };
+        // No lock is held here: the reader may apply this very entry before `start` is back,
+        // and then parks its output for this handler (see `waiters.rs`).
+        let (index, term, is_leader) = inner.rf.start(labgob::encode(op));
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let displaced = {
+            let mut sh = inner.shared.lock();
+            let entry = is_leader.then_some((index, term));
+            match sh.waiters.started(begun_at, entry) {
+                _ if !is_leader => return Err(Error::WrongLeader),
+                Some(Verdict::Applied(output)) => {
+                    slog!(DONE, inner.me, term, "index {index} applied inside start");
+                    return Ok(output);
+                }
+                Some(Verdict::Lost) => return Err(Error::WrongLeader),
+                None if sh.killed => return Err(Error::Killed),
+                None => {}
             }
+            slog!(SUBM, inner.me, term, "{op:?} at index {index}");
             sh.waiters.insert(index, term, tx)
         };
         if let Some(displaced) = displaced {
@@ -230,7 +228,6 @@ impl<S: StateMachine> Inner<S> {
         index: u64,
         term: u64,
     ) -> Result<S::Output, Error> {
-        let started = Instant::now();
         loop {
             match rx.recv_timeout(TERM_CHECK) {
                 Ok(outcome) => {
@@ -251,10 +248,6 @@ impl<S: StateMachine> Inner<S> {
                             "index {index}: now T{now}, leading={leading}"
                         );
                         return Err(Error::WrongLeader);
-                    }
-                    if started.elapsed() >= SUBMIT_TIMEOUT {
-                        slog!(LOST, self.me, term, "index {index}: not committed in time");
-                        return Err(Error::Timeout);
                     }
                 }
             }
@@ -315,9 +308,9 @@ impl<S: StateMachine> Inner<S> {
             );
             let output = sh.machine.apply(op);
             sh.last_applied = index;
-            let answer = match sh.waiters.applied(index, term) {
-                Some(Verdict::Applied(waiter)) => Some((waiter, Ok(output))),
-                Some(Verdict::Lost(waiter)) => Some((waiter, Err(Error::WrongLeader))),
+            let answer = match sh.waiters.applied(index, term, output) {
+                Some((waiter, Verdict::Applied(output))) => Some((waiter, Ok(output))),
+                Some((waiter, Verdict::Lost)) => Some((waiter, Err(Error::WrongLeader))),
                 None => None,
             };
             let snapshot = snapshot::is_due(self.persister.raft_state_size(), self.maxraftstate)

@@ -9,39 +9,93 @@
 //! and it puts one entry at each index, so an (index, term) pair names one entry (the Log
 //! Matching Property, §5.3). Any other entry at that index means the operation lost its place.
 //!
-//! The table is plain data, generic over the waiter, so the rule is unit-tested without a
-//! cluster; `rsm.rs` stores a channel in it.
+//! # The window inside `Raft::start`
+//! A handler learns its index only when `start` returns, and nothing may hold the layer's lock
+//! across that call; by the time the handler has the lock again, the reader may have applied
+//! the entry already (on an idle cluster it often has: a round of AppendEntries is quick). So
+//! a handler marks itself [`starting`](Waiters::starting) before the call, and while any
+//! handler is inside `start` the reader parks the output of each entry nobody waits for.
+//! [`started`](Waiters::started) then hands the handler its parked output, if its entry was
+//! applied already, and drops the parked outputs no handler still inside `start` can claim:
+//! `start` returns an index above the last applied one at the time it was called, so outputs at
+//! or below the oldest mark are nobody's. Parked outputs live for the length of a `start` call.
+//!
+//! The table is plain data, generic over the waiter and the output, so its rules are
+//! unit-tested without a cluster; `rsm.rs` stores a channel in it.
 
 use std::collections::BTreeMap;
 
-/// What became of the operation a waiter submitted.
+/// What became of the operation a handler submitted.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict<W> {
-    /// Its own entry was applied at its index.
-    Applied(W),
+pub enum Verdict<O> {
+    /// Its own entry was applied at its index, with this output.
+    Applied(O),
     /// Another entry took its index, or a snapshot covered it: the operation may or may not
     /// have been applied, and the clerk must ask again (its duplicate table makes that safe).
-    Lost(W),
+    Lost,
 }
 
-/// Waiters by the index their entry went in at.
+/// Waiters by the index their entry went in at, and the outputs parked for handlers still
+/// inside `Raft::start`.
 #[derive(Debug)]
-pub struct Waiters<W> {
+pub struct Waiters<W, O> {
+    /// index -> (term, waiter).
     by_index: BTreeMap<u64, (u64, W)>,
+    /// For each handler inside `Raft::start`, the last applied index when it went in (with
+    /// a count, as several may share one).
+    starting: BTreeMap<u64, usize>,
+    /// index -> (term, output): entries applied while a handler was inside `start`, for which
+    /// nobody waited yet.
+    parked: BTreeMap<u64, (u64, O)>,
 }
 
-impl<W> Default for Waiters<W> {
+impl<W, O> Default for Waiters<W, O> {
     fn default() -> Self {
         Waiters {
             by_index: BTreeMap::new(),
+            starting: BTreeMap::new(),
+            parked: BTreeMap::new(),
         }
     }
 }
 
-impl<W> Waiters<W> {
+impl<W, O> Waiters<W, O> {
     /// An empty table.
-    pub fn new() -> Waiters<W> {
+    pub fn new() -> Waiters<W, O> {
         Waiters::default()
+    }
+
+    /// A handler is about to call `Raft::start`; `last_applied` is the index of the last
+    /// entry applied now. Pass the same value to [`Waiters::started`] afterwards.
+    pub fn starting(&mut self, last_applied: u64) {
+        *self.starting.entry(last_applied).or_default() += 1;
+    }
+
+    /// The handler marked `starting(begun_at)` is back from `Raft::start` with `entry`, its
+    /// (index, term), or `None` if this peer did not lead. Returns the verdict if that entry
+    /// was applied while the handler was inside `start`; otherwise the handler registers with
+    /// [`Waiters::insert`].
+    pub fn started(&mut self, begun_at: u64, entry: Option<(u64, u64)>) -> Option<Verdict<O>> {
+        let verdict = entry.and_then(|(index, term)| {
+            let (applied_term, output) = self.parked.remove(&index)?;
+            Some(if applied_term == term {
+                Verdict::Applied(output)
+            } else {
+                Verdict::Lost
+            })
+        });
+        match self.starting.get_mut(&begun_at) {
+            Some(count) if *count > 1 => *count -= 1,
+            Some(_) => {
+                self.starting.remove(&begun_at);
+            }
+            None => panic!("started({begun_at}) without starting({begun_at})"),
+        }
+        match self.starting.keys().next() {
+            Some(&oldest) => self.parked = self.parked.split_off(&(oldest + 1)),
+            None => self.parked.clear(),
+        }
+        verdict
     }
 
     /// Registers `waiter` for the entry `start` put at `index` in `term`. Returns the waiter it
@@ -52,14 +106,22 @@ impl<W> Waiters<W> {
             .map(|(_, displaced)| displaced)
     }
 
-    /// The entry at `index`, of `term`, was applied: the verdict for the waiter there, if any.
-    pub fn applied(&mut self, index: u64, term: u64) -> Option<Verdict<W>> {
-        let (waiting_term, waiter) = self.by_index.remove(&index)?;
-        Some(if waiting_term == term {
-            Verdict::Applied(waiter)
-        } else {
-            Verdict::Lost(waiter)
-        })
+    /// The entry at `index`, of `term`, was applied with `output`: the waiter there, if any,
+    /// and its verdict. An output nobody takes is parked while a handler is inside `start`
+    /// (it may be that handler's).
+    pub fn applied(&mut self, index: u64, term: u64, output: O) -> Option<(W, Verdict<O>)> {
+        let waiting = self.by_index.remove(&index);
+        let (verdict, unclaimed) = match waiting {
+            Some((waiting_term, waiter)) if waiting_term == term => {
+                return Some((waiter, Verdict::Applied(output)));
+            }
+            Some((_, waiter)) => (Some((waiter, Verdict::Lost)), output),
+            None => (None, output),
+        };
+        if !self.starting.is_empty() {
+            self.parked.insert(index, (term, unclaimed));
+        }
+        verdict
     }
 
     /// A snapshot covering every index up to `index` replaced the state: the waiters at those
@@ -83,6 +145,7 @@ impl<W> Waiters<W> {
 
     /// Takes every waiter, as the server shuts down.
     pub fn drain(&mut self) -> Vec<W> {
+        self.parked.clear();
         std::mem::take(&mut self.by_index)
             .into_values()
             .map(|(_, waiter)| waiter)
@@ -98,6 +161,11 @@ impl<W> Waiters<W> {
     pub fn is_empty(&self) -> bool {
         self.by_index.is_empty()
     }
+
+    /// The number of parked outputs.
+    pub fn parked(&self) -> usize {
+        self.parked.len()
+    }
 }
 
 #[cfg(test)]
@@ -108,9 +176,9 @@ mod tests {
     fn the_entry_of_the_waiters_term_is_its_own() {
         let mut w = Waiters::new();
         w.insert(5, 2, "a");
-        assert_eq!(w.applied(5, 2), Some(Verdict::Applied("a")));
+        assert_eq!(w.applied(5, 2, 50), Some(("a", Verdict::Applied(50))));
         assert!(w.is_empty());
-        assert_eq!(w.applied(5, 2), None, "nobody waits twice");
+        assert_eq!(w.applied(5, 2, 50), None, "nobody waits twice");
     }
 
     /// A leader of term 2 put "a" at 5, lost its term, and the leader of term 3 put its own
@@ -119,7 +187,7 @@ mod tests {
     fn an_entry_of_another_term_means_the_index_was_lost() {
         let mut w = Waiters::new();
         w.insert(5, 2, "a");
-        assert_eq!(w.applied(5, 3), Some(Verdict::Lost("a")));
+        assert_eq!(w.applied(5, 3, 50), Some(("a", Verdict::Lost)));
     }
 
     /// The server led in term 2 and put "a" at 5; a term-3 leader overwrote it, and now the
@@ -131,7 +199,70 @@ mod tests {
         let mut w = Waiters::new();
         w.insert(5, 2, "a");
         assert_eq!(w.insert(5, 4, "b"), Some("a"));
-        assert_eq!(w.applied(5, 4), Some(Verdict::Applied("b")));
+        assert_eq!(w.applied(5, 4, 50), Some(("b", Verdict::Applied(50))));
+    }
+
+    /// The entry is applied before its handler is back from `start`: the output waits for it.
+    #[test]
+    fn an_entry_applied_inside_start_is_parked_for_its_handler() {
+        let mut w: Waiters<&str, u32> = Waiters::new();
+        w.starting(4);
+        assert_eq!(w.applied(5, 2, 50), None);
+        assert_eq!(w.parked(), 1);
+        assert_eq!(w.started(4, Some((5, 2))), Some(Verdict::Applied(50)));
+        assert_eq!(w.parked(), 0);
+    }
+
+    /// The handler's index was applied inside `start` with another term's entry.
+    #[test]
+    fn a_parked_entry_of_another_term_is_a_loss() {
+        let mut w: Waiters<&str, u32> = Waiters::new();
+        w.starting(4);
+        w.applied(5, 3, 50);
+        assert_eq!(w.started(4, Some((5, 2))), Some(Verdict::Lost));
+    }
+
+    /// With nobody inside `start`, an output nobody waits for is dropped at once.
+    #[test]
+    fn nothing_is_parked_when_nobody_is_starting() {
+        let mut w: Waiters<&str, u32> = Waiters::new();
+        assert_eq!(w.applied(5, 2, 50), None);
+        assert_eq!(w.parked(), 0);
+    }
+
+    /// Two handlers inside `start`, one from before index 5 was applied, one from after: once
+    /// the first is back, index 5 can be nobody's (the second's index is above 5).
+    #[test]
+    fn parked_outputs_live_until_no_handler_can_claim_them() {
+        let mut w: Waiters<&str, u32> = Waiters::new();
+        w.starting(4);
+        w.applied(5, 2, 50);
+        w.starting(5);
+        w.applied(6, 2, 60);
+        assert_eq!(
+            w.started(4, Some((7, 2))),
+            None,
+            "its entry is not applied yet"
+        );
+        assert_eq!(w.parked(), 1, "5 is dropped, 6 may be the second handler's");
+        assert_eq!(w.started(5, Some((6, 2))), Some(Verdict::Applied(60)));
+        assert_eq!(w.parked(), 0);
+    }
+
+    /// A handler that was not the leader still takes its mark back.
+    #[test]
+    fn a_refused_start_takes_its_mark_back() {
+        let mut w: Waiters<&str, u32> = Waiters::new();
+        w.starting(4);
+        w.starting(4);
+        w.applied(5, 2, 50);
+        assert_eq!(w.started(4, None), None);
+        assert_eq!(
+            w.parked(),
+            1,
+            "the other handler from 4 is still inside start"
+        );
+        assert_eq!(w.started(4, Some((5, 2))), Some(Verdict::Applied(50)));
     }
 
     #[test]
@@ -142,12 +273,12 @@ mod tests {
         }
         assert_eq!(w.covered(7), vec!["a", "b"]);
         assert_eq!(w.len(), 1);
-        assert_eq!(w.applied(8, 1), Some(Verdict::Applied("c")));
+        assert_eq!(w.applied(8, 1, 80), Some(("c", Verdict::Applied(80))));
     }
 
     #[test]
     fn a_handler_takes_back_only_its_own_waiter() {
-        let mut w = Waiters::new();
+        let mut w: Waiters<&str, u32> = Waiters::new();
         w.insert(5, 4, "b");
         assert_eq!(
             w.remove(5, 2),
