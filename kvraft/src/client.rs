@@ -57,15 +57,19 @@ impl Clerk {
     }
 
     fn put_append(&mut self, key: &str, value: &str, op: PutOrAppend) {
+        // solution: begin 4A clerk-seq
         self.seq += 1;
+        // solution: end clerk-seq
         let args = PutAppendArgs {
             key: key.into(),
             value: value.into(),
             op,
+            // solution: begin 4A clerk-op-id
             id: OpId {
                 clerk: self.clerk_id,
                 seq: self.seq,
             },
+            // solution: end clerk-op-id
         };
         let _: PutAppendReply = self.call("KVServer.PutAppend", &args, |reply: &PutAppendReply| {
             reply.err == Err::Ok
@@ -81,6 +85,7 @@ impl Clerk {
         args: &A,
         done: impl Fn(&R) -> bool,
     ) -> R {
+        // solution: begin 4A clerk-call
         let n = self.servers.len();
         loop {
             for i in 0..n {
@@ -94,5 +99,6 @@ impl Clerk {
             }
             thread::sleep(ROUND_BACKOFF);
         }
+        // solution: end clerk-call
     }
 }

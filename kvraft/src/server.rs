@@ -54,6 +54,7 @@ impl KvServer {
 
     /// The `Get` handler: the read goes through the log (see the crate's docs).
     fn get(&self, args: GetArgs) -> GetReply {
+        // solution: begin 4A get-handler
         match self.rsm.submit(&Op::Get { key: args.key }) {
             Ok(Some(value)) => GetReply {
                 err: Err::Ok,
@@ -68,10 +69,12 @@ impl KvServer {
                 value: String::new(),
             },
         }
+        // solution: end get-handler
     }
 
     /// The `PutAppend` handler.
     fn put_append(&self, args: PutAppendArgs) -> PutAppendReply {
+        // solution: begin 4A put-append-handler
         let PutAppendArgs { key, value, op, id } = args;
         let op = match op {
             PutOrAppend::Put => Op::Put { key, value, id },
@@ -82,6 +85,7 @@ impl KvServer {
             Err(err) => reply_err(err),
         };
         PutAppendReply { err }
+        // solution: end put-append-handler
     }
 }
 

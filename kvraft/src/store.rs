@@ -49,6 +49,7 @@ impl StateMachine for KvStore {
     type Output = Option<String>;
 
     fn apply(&mut self, op: Op) -> Option<String> {
+        // solution: begin 4A store-apply
         match op {
             Op::Get { key } => self.data.get(&key).cloned(),
             Op::Put { key, value, id } => {
@@ -64,6 +65,7 @@ impl StateMachine for KvStore {
                 None
             }
         }
+        // solution: end store-apply
     }
 }
 
@@ -74,6 +76,7 @@ impl KvStore {
     }
 }
 
+// solution: begin 4A store-tests
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,3 +133,4 @@ mod tests {
         assert_eq!(restored.value("k"), Some("x"));
     }
 }
+// solution: end store-tests

@@ -123,6 +123,7 @@ impl<S: StateMachine> Rsm<S> {
     /// applied, and returns the output of applying it. Returns at once if this peer does not
     /// lead or is killed, and as soon as it learns it lost its term (see [`TERM_CHECK`]).
     pub fn submit(&self, op: &S::Op) -> Result<S::Output, Error> {
+        // solution: begin 4A submit
         let inner = &*self.inner;
         let begun_at = {
             let mut sh = inner.shared.lock();
@@ -161,6 +162,7 @@ impl<S: StateMachine> Rsm<S> {
             inner.shared.lock().waiters.remove(index, term);
         }
         outcome
+        // solution: end submit
     }
 
     /// A handle on this server's Raft peer.
@@ -208,6 +210,7 @@ impl<S: StateMachine> Rsm<S> {
 /// The state machine and its last index from a snapshot made by `snapshot::encode`; a new one
 /// and index 0 from no snapshot at all.
 fn restore<S: StateMachine>(me: usize, bytes: &[u8]) -> (S, u64) {
+    // solution: begin 4B restore
     if bytes.is_empty() {
         return (S::default(), 0);
     }
@@ -218,6 +221,7 @@ fn restore<S: StateMachine>(me: usize, bytes: &[u8]) -> (S, u64) {
             bytes.len()
         ),
     }
+    // solution: end restore
 }
 
 impl<S: StateMachine> Inner<S> {
@@ -228,6 +232,7 @@ impl<S: StateMachine> Inner<S> {
         index: u64,
         term: u64,
     ) -> Result<S::Output, Error> {
+        // solution: begin 4A wait
         loop {
             match rx.recv_timeout(TERM_CHECK) {
                 Ok(outcome) => {
@@ -252,10 +257,12 @@ impl<S: StateMachine> Inner<S> {
                 }
             }
         }
+        // solution: end wait
     }
 
     /// The reader: everything Raft commits, in order, until `kill`.
     fn read(&self, apply_rx: &Receiver<ApplyMsg>, kill_rx: &Receiver<()>) {
+        // solution: begin 4A reader
         loop {
             let msg = crossbeam_channel::select! {
                 recv(apply_rx) -> msg => match msg {
@@ -277,6 +284,7 @@ impl<S: StateMachine> Inner<S> {
                 } => self.install_snapshot(&snapshot, index, term),
             }
         }
+        // solution: end reader
     }
 
     /// Applies the committed entry at `index` and answers the handler waiting there; then
@@ -286,6 +294,7 @@ impl<S: StateMachine> Inner<S> {
     /// If the command is not an operation of this service: the log holds only what `submit`
     /// put there, so that is a bug, and skipping it would let replicas diverge.
     fn apply_command(&self, command: &[u8], index: u64, term: u64) {
+        // solution: begin 4A apply-command
         let op: S::Op = labgob::decode(command).unwrap_or_else(|err| {
             panic!(
                 "S{}: the entry at index {index} (term {term}, {} bytes) is not an operation of this service: {err}",
@@ -313,8 +322,10 @@ impl<S: StateMachine> Inner<S> {
                 Some((waiter, Verdict::Lost)) => Some((waiter, Err(Error::WrongLeader))),
                 None => None,
             };
+            // solution: begin 4B snapshot-trigger
             let snapshot = snapshot::is_due(self.persister.raft_state_size(), self.maxraftstate)
                 .then(|| snapshot::encode(index, &sh.machine));
+            // solution: end snapshot-trigger
             (answer, snapshot)
         };
         if let Some((waiter, outcome)) = answer {
@@ -330,6 +341,7 @@ impl<S: StateMachine> Inner<S> {
             );
             self.rf.snapshot(index, bytes);
         }
+        // solution: end apply-command
     }
 
     /// Replaces the state machine with a snapshot the leader sent, unless the state is newer.
@@ -337,6 +349,7 @@ impl<S: StateMachine> Inner<S> {
     /// # Panics
     /// If the snapshot cannot be decoded: it was made by this same layer on another server.
     fn install_snapshot(&self, bytes: &[u8], index: u64, term: u64) {
+        // solution: begin 4B install-snapshot
         let lost = {
             let mut sh = self.shared.lock();
             if index <= sh.last_applied {
@@ -364,5 +377,6 @@ impl<S: StateMachine> Inner<S> {
         for waiter in lost {
             let _ = waiter.send(Err(Error::WrongLeader));
         }
+        // solution: end install-snapshot
     }
 }

@@ -38,18 +38,22 @@ impl Sessions {
 
     /// Whether `id` was applied already (its number is at or below the clerk's last).
     pub fn is_duplicate(&self, id: OpId) -> bool {
+        // solution: begin 4A sessions-is-duplicate
         self.last_seq
             .get(&id.clerk)
             .is_some_and(|&last| id.seq <= last)
+        // solution: end sessions-is-duplicate
     }
 
     /// Records `id` as applied. Returns `false`, and changes nothing, if it is a duplicate.
     pub fn record(&mut self, id: OpId) -> bool {
+        // solution: begin 4A sessions-record
         if self.is_duplicate(id) {
             return false;
         }
         self.last_seq.insert(id.clerk, id.seq);
         true
+        // solution: end sessions-record
     }
 
     /// The number of clerks the table remembers.
@@ -63,6 +67,7 @@ impl Sessions {
     }
 }
 
+// solution: begin 4A sessions-tests
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,3 +101,4 @@ mod tests {
         assert!(!restored.is_duplicate(id(2, 4)));
     }
 }
+// solution: end sessions-tests

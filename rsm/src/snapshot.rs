@@ -22,7 +22,9 @@ pub fn decode<S: DeserializeOwned>(bytes: &[u8]) -> Result<(u64, S), labgob::Dec
 /// Whether a snapshot is due: the persisted Raft state has reached `maxraftstate` bytes.
 /// `None` never snapshots (Go's `maxraftstate == -1`).
 pub fn is_due(raft_state_size: usize, maxraftstate: Option<usize>) -> bool {
+    // solution: begin 4B snapshot-is-due
     maxraftstate.is_some_and(|max| raft_state_size >= max)
+    // solution: end snapshot-is-due
 }
 
 #[cfg(test)]
@@ -45,10 +47,12 @@ mod tests {
         assert!(decode::<String>(&[]).is_err());
     }
 
+    // solution: begin 4B snapshot-is-due-test
     #[test]
     fn a_snapshot_is_due_at_maxraftstate() {
         assert!(!is_due(999, Some(1000)));
         assert!(is_due(1000, Some(1000)));
         assert!(!is_due(usize::MAX, None), "None never snapshots");
     }
+    // solution: end snapshot-is-due-test
 }

@@ -68,7 +68,9 @@ impl<W, O> Waiters<W, O> {
     /// A handler is about to call `Raft::start`; `last_applied` is the index of the last
     /// entry applied now. Pass the same value to [`Waiters::started`] afterwards.
     pub fn starting(&mut self, last_applied: u64) {
+        // solution: begin 4A waiters-starting
         *self.starting.entry(last_applied).or_default() += 1;
+        // solution: end waiters-starting
     }
 
     /// The handler marked `starting(begun_at)` is back from `Raft::start` with `entry`, its
@@ -76,6 +78,7 @@ impl<W, O> Waiters<W, O> {
     /// was applied while the handler was inside `start`; otherwise the handler registers with
     /// [`Waiters::insert`].
     pub fn started(&mut self, begun_at: u64, entry: Option<(u64, u64)>) -> Option<Verdict<O>> {
+        // solution: begin 4A waiters-started
         let verdict = entry.and_then(|(index, term)| {
             let (applied_term, output) = self.parked.remove(&index)?;
             Some(if applied_term == term {
@@ -96,20 +99,24 @@ impl<W, O> Waiters<W, O> {
             None => self.parked.clear(),
         }
         verdict
+        // solution: end waiters-started
     }
 
     /// Registers `waiter` for the entry `start` put at `index` in `term`. Returns the waiter it
     /// displaces: one from an older term whose leader lost that index to this one's.
     pub fn insert(&mut self, index: u64, term: u64, waiter: W) -> Option<W> {
+        // solution: begin 4A waiters-insert
         self.by_index
             .insert(index, (term, waiter))
             .map(|(_, displaced)| displaced)
+        // solution: end waiters-insert
     }
 
     /// The entry at `index`, of `term`, was applied with `output`: the waiter there, if any,
     /// and its verdict. An output nobody takes is parked while a handler is inside `start`
     /// (it may be that handler's).
     pub fn applied(&mut self, index: u64, term: u64, output: O) -> Option<(W, Verdict<O>)> {
+        // solution: begin 4A waiters-applied
         let waiting = self.by_index.remove(&index);
         let (verdict, unclaimed) = match waiting {
             Some((waiting_term, waiter)) if waiting_term == term => {
@@ -122,34 +129,41 @@ impl<W, O> Waiters<W, O> {
             self.parked.insert(index, (term, unclaimed));
         }
         verdict
+        // solution: end waiters-applied
     }
 
     /// A snapshot covering every index up to `index` replaced the state: the waiters at those
     /// indices will never see their entry applied here, so they have lost.
     pub fn covered(&mut self, index: u64) -> Vec<W> {
+        // solution: begin 4B waiters-covered
         let rest = self.by_index.split_off(&(index + 1));
         std::mem::replace(&mut self.by_index, rest)
             .into_values()
             .map(|(_, waiter)| waiter)
             .collect()
+        // solution: end waiters-covered
     }
 
     /// Takes back the waiter at `index` if it is still the one registered in `term` (its
     /// handler has stopped waiting).
     pub fn remove(&mut self, index: u64, term: u64) -> Option<W> {
+        // solution: begin 4A waiters-remove
         match self.by_index.get(&index) {
             Some((t, _)) if *t == term => self.by_index.remove(&index).map(|(_, waiter)| waiter),
             _ => None,
         }
+        // solution: end waiters-remove
     }
 
     /// Takes every waiter, as the server shuts down.
     pub fn drain(&mut self) -> Vec<W> {
+        // solution: begin 4A waiters-drain
         self.parked.clear();
         std::mem::take(&mut self.by_index)
             .into_values()
             .map(|(_, waiter)| waiter)
             .collect()
+        // solution: end waiters-drain
     }
 
     /// The number of waiters.
@@ -168,6 +182,7 @@ impl<W, O> Waiters<W, O> {
     }
 }
 
+// solution: begin 4A waiters-tests
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +280,7 @@ mod tests {
         assert_eq!(w.started(4, Some((5, 2))), Some(Verdict::Applied(50)));
     }
 
+    // solution: begin 4B waiters-test-covered
     #[test]
     fn a_snapshot_covers_the_waiters_at_or_below_its_index() {
         let mut w = Waiters::new();
@@ -275,6 +291,7 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w.applied(8, 1, 80), Some(("c", Verdict::Applied(80))));
     }
+    // solution: end waiters-test-covered
 
     #[test]
     fn a_handler_takes_back_only_its_own_waiter() {
@@ -290,3 +307,4 @@ mod tests {
         assert_eq!(w.drain(), vec!["c"]);
     }
 }
+// solution: end waiters-tests

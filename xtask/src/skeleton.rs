@@ -1,7 +1,8 @@
 //! `cargo xtask skeleton --out DIR [--from PART]`: the student skeleton.
 //!
-//! The reference marks each piece of code a part asks the student to write, in `src/`, as a
-//! named region of that part, and holds nothing else there for the skeleton:
+//! The reference marks each piece of code a part asks the student to write, in the lab's
+//! sources ([`SOURCES`]: Raft's `src/`, lab 4's `rsm/src/` and `kvraft/src/`), as a named region
+//! of that part, and holds nothing else there for the skeleton:
 //!
 //! ```text
 //! // solution: begin PartB start
@@ -9,17 +10,20 @@
 //! // solution: end start
 //! ```
 //!
+//! The parts are Raft's PartA-PartD, then lab 4's 4A and 4B, as the course names them
+//! (`// solution: begin 4A submit`); a skeleton from 4A hands out lab 4 on a complete Raft.
+//!
 //! The stubs live here, in `skeleton/stubs.rs`, keyed by the region's name; the markers are
 //! parsed in `skeleton/regions.rs`. A region of PART or a later part becomes the course's
-//! placeholder, `// Your code here (PartB).`, and its stub (a few regions go without a trace:
+//! placeholder, `// Your code here (PartB).` (`(4A)` in lab 4), and its stub (a few regions go without a trace:
 //! the calls that persist, unit tests of stubbed functions); a region of an earlier part keeps
 //! its solution, without the markers. A region may hold regions of later parts (the PartA
 //! heartbeat sender holds PartB's choice of entries), which a skeleton that keeps it stubs on
 //! their own. Every region must have a stub and every stub a region, or nothing is written.
 //!
-//! The copy in DIR has everything else the project has, but for what needs a finished Raft
-//! and is not the lab's ([`LEFT_OUT`]). Its README, the note atop each guide and its workspace
-//! manifest are its own (`skeleton/prose.rs`), and `xtask/skeleton.txt` marks it as a skeleton.
+//! The copy in DIR has everything else the project has, but for what needs a finished Raft or
+//! service and is not the lab's ([`LEFT_OUT`]). Its README, the note atop each guide and its
+//! manifests are its own (`skeleton/prose.rs`), and `xtask/skeleton.txt` marks it as a skeleton.
 
 mod prose;
 mod regions;
@@ -33,7 +37,20 @@ use prose::Place;
 use regions::Node;
 use stubs::{STUBS, Stub, With};
 
-const PARTS: [&str; 4] = ["PartA", "PartB", "PartC", "PartD"];
+/// The parts, in the order they are handed out: Raft's, then lab 4's.
+const PARTS: [&str; 6] = ["PartA", "PartB", "PartC", "PartD", "4A", "4B"];
+
+/// The first of lab 4's parts: the key/value service, `rsm/` and `kvraft/`.
+const LAB4: usize = 4;
+
+/// The directories whose `.rs` files hold solution regions.
+const SOURCES: [&str; 3] = ["src", "rsm/src", "kvraft/src"];
+
+/// A part's short name, as `--from` and the guides' file names have it: `A`, `4A`.
+fn short(part: usize) -> &'static str {
+    let name = PARTS[part];
+    name.strip_prefix("Part").unwrap_or(name)
+}
 
 /// Writes the student skeleton: the project with the solutions from PART on taken out.
 ///
@@ -44,7 +61,7 @@ pub struct Options {
     /// The directory to write (it must not exist)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The first part to stub out: A-D (also PartA, 3A, 2A, ...)
+    /// The first part to stub out: A-D (Raft), or 4A, 4B (lab 4) (also PartA, 3A, 2A, Part4A, ...)
     #[arg(long, value_name = "PART", default_value = "A", value_parser = part)]
     from: usize,
 }
@@ -54,10 +71,22 @@ fn part(name: &str) -> Result<usize, String> {
     part_number(name).ok_or_else(|| format!("unknown part {name:?}"))
 }
 
-/// `A`, `PartA`, `parta`, `3A` and `2A` all name PartA.
+/// `A`, `PartA`, `parta`, `3A` and `2A` (Raft's names since 2024 and before) all name PartA;
+/// `4A`, `Part4A` and `4a` name lab 4's 4A. A `4` never names a Raft part.
 fn part_number(name: &str) -> Option<usize> {
-    let letter = name.trim().chars().last()?.to_ascii_uppercase();
-    ('A'..='D').position(|c| c == letter)
+    let name = name.trim().to_ascii_uppercase();
+    let name = name.strip_prefix("PART").unwrap_or(&name);
+    let (lab, letter) = match name.as_bytes() {
+        [letter] => (None, *letter),
+        [lab, letter] => (Some(*lab), *letter),
+        _ => return None,
+    };
+    let index = usize::from(letter.checked_sub(b'A')?);
+    match lab {
+        None | Some(b'2' | b'3') if index < LAB4 => Some(index),
+        Some(b'4') if LAB4 + index < PARTS.len() => Some(LAB4 + index),
+        _ => None,
+    }
 }
 
 /// What a skeleton leaves out of the project, and why. `target` and `.git` may be absent; any
@@ -71,6 +100,10 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "a live cluster of finished Raft peers (`cargo run --release`)",
     ),
     ("benches", "benchmarks of a finished Raft"),
+    (
+        "kvraft/benches",
+        "benchmarks of a finished key/value service",
+    ),
     (
         "tests/xtask_selftest.rs",
         "the stress runner's own fixture; it needs an elected leader",
@@ -88,8 +121,12 @@ const TESTS_LEFT_OUT: &[(&str, &str)] = &[(
     "the cluster wiring's test elects, replaces and restarts leaders",
 )];
 
-/// What the skeleton's manifest must no longer speak of: the crate and the benchmarks left out.
-const MANIFEST_LEFT_OUT: [&str; 2] = ["demo", "bench"];
+/// The manifests a skeleton rewrites, each with what it must no longer speak of: the crate and
+/// the benchmarks left out.
+const MANIFEST_LEFT_OUT: &[(&str, &[&str])] = &[
+    ("Cargo.toml", &["demo", "bench"]),
+    ("kvraft/Cargo.toml", &["bench"]),
+];
 
 /// Written into every skeleton: says it is one, and from which part.
 const MARK: &str = "xtask/skeleton.txt";
@@ -119,7 +156,7 @@ pub fn run(o: Options) -> Result<ExitCode, String> {
          and the later parts is stubbed. `cargo xtask skeleton` reads the line above and does not \
          run here.\n",
         PARTS[o.from],
-        &PARTS[o.from][4..],
+        short(o.from),
         PARTS[o.from]
     );
     std::fs::write(&mark, text).map_err(|e| format!("{}: {e}", mark.display()))?;
@@ -149,7 +186,7 @@ struct Plan {
     /// Path relative to the project -> the skeleton's text of that file.
     files: BTreeMap<PathBuf, String>,
     /// Per part, the regions stubbed (regions inside a stubbed one not counted).
-    stubbed: [usize; 4],
+    stubbed: [usize; PARTS.len()],
     /// Regions of earlier parts whose solutions stay.
     kept: usize,
 }
@@ -166,7 +203,7 @@ fn plan(root: &Path, from: usize) -> Result<Plan, String> {
     }
     // Every source file's regions, checked against the stubs as a whole.
     let mut sources = Vec::new();
-    for path in rust_files(&root.join("src"))? {
+    for path in source_files(root)? {
         let text = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
         let rel = path
             .strip_prefix(root)
@@ -178,10 +215,12 @@ fn plan(root: &Path, from: usize) -> Result<Plan, String> {
     let stub_of = check_stubs(&sources, STUBS)?;
     let mut plan = Plan {
         files: BTreeMap::new(),
-        stubbed: [0; 4],
+        stubbed: [0; PARTS.len()],
         kept: 0,
     };
     let mut places = Vec::new();
+    // The crates (their `src/`) with a region stubbed: their `lib.rs` gets the allowance.
+    let mut stubbed_crates = Vec::new();
     for (rel, nodes) in &sources {
         plan.kept += regions::regions(nodes)
             .iter()
@@ -189,6 +228,13 @@ fn plan(root: &Path, from: usize) -> Result<Plan, String> {
             .count();
         for region in stubbed_regions(nodes, from) {
             plan.stubbed[region.part] += 1;
+            let dir = SOURCES
+                .iter()
+                .find(|dir| rel.starts_with(dir))
+                .expect("a source file");
+            if !stubbed_crates.contains(dir) {
+                stubbed_crates.push(*dir);
+            }
             let stub = stub_of[region.name.as_str()];
             if let With::Code(_) = stub.with {
                 places.push(Place {
@@ -198,17 +244,23 @@ fn plan(root: &Path, from: usize) -> Result<Plan, String> {
                 });
             }
         }
-        let (mut text, _) = regions::render(nodes, from, &|name| stub_of.get(name).copied())
+        let (text, _) = regions::render(nodes, from, &|name| stub_of.get(name).copied())
             .map_err(|e| format!("{}: {e}", rel.display()))?;
-        if rel == Path::new("src/lib.rs") {
-            text = prose::allow_unused(&text)?;
-        }
         plan.files.insert(rel.clone(), text);
+    }
+    for dir in stubbed_crates {
+        let rel = Path::new(dir).join("lib.rs");
+        let lib = plan
+            .files
+            .get_mut(&rel)
+            .ok_or_else(|| format!("{} has stubs but no lib.rs", dir))?;
+        *lib = prose::allow_unused(lib, prose::crate_subject(dir))
+            .map_err(|e| format!("{}: {e}", rel.display()))?;
     }
     plan.files
         .insert("README.md".into(), prose::readme(from, &places));
-    for (part, name) in PARTS.iter().enumerate() {
-        let rel = PathBuf::from(format!("docs/part-{}.md", name[4..].to_ascii_lowercase()));
+    for part in 0..PARTS.len() {
+        let rel = PathBuf::from(prose::guide(part));
         let path = root.join(&rel);
         let guide = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
         let note = prose::guide_note(part, from, &places);
@@ -216,12 +268,12 @@ fn plan(root: &Path, from: usize) -> Result<Plan, String> {
             prose::with_note(&guide, &note).map_err(|e| format!("{}: {e}", rel.display()))?;
         plan.files.insert(rel, text);
     }
-    let path = root.join("Cargo.toml");
-    let manifest = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
-    plan.files.insert(
-        "Cargo.toml".into(),
-        prose::manifest(&manifest, &MANIFEST_LEFT_OUT)?,
-    );
+    for (rel, gone) in MANIFEST_LEFT_OUT {
+        let path = root.join(rel);
+        let manifest = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
+        let text = prose::manifest(&manifest, gone).map_err(|e| format!("{rel}: {e}"))?;
+        plan.files.insert(rel.into(), text);
+    }
     for (rel, _) in TESTS_LEFT_OUT {
         let path = root.join(rel);
         let text = std::fs::read_to_string(&path).map_err(|e| io(e, &path))?;
@@ -298,8 +350,10 @@ fn check_stubs<'a>(
     for stub in stubs {
         if !seen.contains_key(stub.name) {
             errors.push(format!(
-                "stub {} has no region in src/ (`// solution: begin PartX {}`)",
-                stub.name, stub.name
+                "stub {} has no region in {}/ (`// solution: begin PartX {}`)",
+                stub.name,
+                SOURCES.join("/, "),
+                stub.name
             ));
         }
     }
@@ -311,6 +365,15 @@ fn check_stubs<'a>(
             errors.join("\n  ")
         ))
     }
+}
+
+/// The `.rs` files under [`SOURCES`], sorted within each.
+fn source_files(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for dir in SOURCES {
+        files.extend(rust_files(&root.join(dir))?);
+    }
+    Ok(files)
 }
 
 /// The `.rs` files under `dir`, sorted.
@@ -362,24 +425,44 @@ mod tests {
 
     #[test]
     fn part_names() {
-        assert_eq!(part_number("A"), Some(0));
-        assert_eq!(part_number("PartC"), Some(2));
-        assert_eq!(part_number("3d"), Some(3));
-        assert_eq!(part_number("E"), None);
+        for (name, part) in [
+            ("A", 0),
+            ("PartC", 2),
+            ("parta", 0),
+            ("3d", 3),
+            ("2A", 0),
+            ("Part3B", 1),
+            (" D ", 3),
+            ("4A", 4),
+            ("4b", 5),
+            ("Part4A", 4),
+            ("part4b", 5),
+        ] {
+            assert_eq!(part_number(name), Some(part), "{name}");
+            assert_eq!(part_number(short(part)), Some(part), "{}", short(part));
+        }
+        for name in [
+            "E", "3E", "4C", "4D", "5A", "1A", "4", "Part", "", "AA", "PartA4",
+        ] {
+            assert_eq!(part_number(name), None, "{name}");
+        }
+        assert_eq!(short(0), "A");
+        assert_eq!(short(LAB4), "4A");
     }
 
     fn root() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
     }
 
-    /// The project's regions and the stubs match, and a skeleton from each part can be planned:
-    /// no marker is left, every part has places to write, and a later skeleton keeps more. In a
-    /// skeleton itself, no region is left in `src/`.
+    /// The project's regions and the stubs match, and a skeleton from each part, Raft's and lab
+    /// 4's, can be planned: no marker is left, every part has places to write, a later
+    /// skeleton keeps more, and a crate gets the allowance for its stubs exactly when it has
+    /// some. In a skeleton itself, no region is left in the sources.
     #[test]
     fn every_region_has_its_stub_and_every_skeleton_its_plan() {
         let root = root();
         if let Some(from) = skeleton_mark(&root) {
-            for path in rust_files(&root.join("src")).expect("src/") {
+            for path in source_files(&root).expect("the sources") {
                 let text = std::fs::read_to_string(&path).expect("readable");
                 assert!(!text.contains("solution:"), "{} ({from})", path.display());
             }
@@ -405,7 +488,36 @@ mod tests {
                 plan.files[Path::new("README.md")]
                     .contains(&format!("Your code here ({from_name})"))
             );
-            assert!(plan.files[Path::new("src/lib.rs")].contains("#![allow("));
+            for (lib, stubbed_from) in [
+                ("src/lib.rs", LAB4),
+                ("kvraft/src/lib.rs", LAB4 + 1),
+                ("rsm/src/lib.rs", PARTS.len()),
+            ] {
+                assert_eq!(
+                    plan.files[Path::new(lib)].contains("#![allow("),
+                    from < stubbed_from,
+                    "from {from_name}: {lib}"
+                );
+            }
+            for (rel, text) in &plan.files {
+                let placeholder = text.contains("// Your code here (");
+                if rel.starts_with("rsm/src") || rel.starts_with("kvraft/src") {
+                    assert!(
+                        !text.contains("// Your code here (Part"),
+                        "{}: a Raft part's placeholder",
+                        rel.display()
+                    );
+                } else if rel.starts_with("src") {
+                    assert!(!placeholder || from < LAB4, "{}", rel.display());
+                    assert!(!text.contains("// Your code here (4"), "{}", rel.display());
+                }
+            }
+            for manifest in ["Cargo.toml", "kvraft/Cargo.toml"] {
+                assert!(
+                    !plan.files[Path::new(manifest)].contains("[[bench]]"),
+                    "{manifest}"
+                );
+            }
             kept.push(plan.kept);
         }
         assert_eq!(kept[0], 0);

@@ -1,33 +1,64 @@
-//! The skeleton's own text and manifest: its README, a note atop each guide, the workspace
-//! without the crates left out, and the allowance in `src/lib.rs` for what the stubs leave
-//! unused. Each speaks to the student who receives the skeleton.
+//! The skeleton's own text and manifests: its README, a note atop each guide, the manifests
+//! without the crates and benchmarks left out, and the allowance in a stubbed crate's `lib.rs`
+//! for what the stubs leave unused. Each speaks to the student who receives the skeleton.
 
-use super::PARTS;
+use super::{LAB4, PARTS, short};
 
 /// A place where the student writes code: a region the skeleton stubs.
 pub(super) struct Place {
     pub part: usize,
-    /// The file, as `src/election.rs`.
+    /// The file, as `src/election.rs` or `rsm/src/rsm.rs`.
     pub file: String,
     pub what: &'static str,
 }
 
 /// Each part's subject, as the course names it.
-const SUBJECTS: [&str; 4] = [
+const SUBJECTS: [&str; PARTS.len()] = [
     "leader election",
     "log replication",
     "persistence",
     "log compaction",
+    "a key/value service without snapshots",
+    "a key/value service with snapshots",
 ];
 
-/// The course's number of a part: 3A for PartA.
-fn course(part: usize) -> String {
-    format!("3{}", &PARTS[part][4..])
+/// The heading of a part's list in the README: its subject, the course's number of a Raft part
+/// (3A for PartA; lab 4's parts are named so already), its guide.
+fn heading(part: usize) -> String {
+    let course = if part < LAB4 {
+        format!("3{}; ", short(part))
+    } else {
+        String::new()
+    };
+    format!(
+        "{}: {} ({course}guide: `{}`)",
+        PARTS[part],
+        SUBJECTS[part],
+        guide(part)
+    )
 }
 
-/// `part_a`, the filter of a part's tests.
+/// A part's guide: `docs/part-a.md`, `docs/part-4a.md`.
+pub(super) fn guide(part: usize) -> String {
+    format!("docs/part-{}.md", short(part).to_ascii_lowercase())
+}
+
+/// The filter of a part's tests: `part_a` (Raft's test names end in it), `4a`.
 fn filter(part: usize) -> String {
-    format!("part_{}", PARTS[part][4..].to_ascii_lowercase())
+    if part < LAB4 {
+        format!("part_{}", short(part).to_ascii_lowercase())
+    } else {
+        short(part).to_ascii_lowercase()
+    }
+}
+
+/// What the code of a crate's `src/` makes, for the allowance in its `lib.rs`.
+pub(super) fn crate_subject(dir: &str) -> &'static str {
+    match dir {
+        "rsm/src" => "your rsm layer",
+        "kvraft/src" => "your key/value service",
+        _ => "your Raft",
+    }
 }
 
 /// "PartA", "PartA and PartB", "PartB, PartC and PartD".
@@ -46,15 +77,17 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
     let todo = list(from..PARTS.len());
     let mut s = String::new();
     s.push_str(&format!(
-        "# Raft labs in Rust: {todo}\n\n\
+        "# Raft and key/value labs in Rust: {todo}\n\n\
          The Raft lab of MIT's distributed systems course (6.5840, labs 3A-3D; 2A-2D before\n\
-         2024) in synchronous, thread-based Rust: OS threads, a mutex per peer, condvars to wake\n\
-         threads, a crossbeam channel to the service; no async runtime. Your Raft is the root\n\
-         crate, in `src/`.\n\n"
+         2024) and the key/value service on it (lab 4A-4B; 3A-3B before 2024), in synchronous,\n\
+         thread-based Rust: OS threads, mutexes, condvars to wake threads, crossbeam channels\n\
+         between the layers; no async runtime. Your Raft is the root crate, in `src/`; the service\n\
+         is two crates: `rsm/`, the replicated-state-machine layer between a service and its Raft\n\
+         peer (the course's `rsm` package), and `kvraft/`, the key/value server and its clerk.\n\n"
     ));
     if from > 0 {
         s.push_str(&format!(
-            "{} {} done: that code is in place and its tests pass. ",
+            "{} {} done: that code is in place and its tests pass.\n",
             list(0..from),
             if from == 1 { "is" } else { "are" }
         ));
@@ -70,31 +103,52 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
          - `src/persister.rs`: the `Persister`; `src/rpc.rs`: every RPC's arguments and reply (Figures 2\n  \
          and 13).\n\
          - The API the tests call, in `src/raft.rs`: `Raft::make`, `start`, `get_state`, `snapshot`, `kill`,\n  \
-         `service`, and `ApplyMsg`. Keep its signatures; `cargo doc --open` documents it.\n\
-         - A start on the rest, yours to use, change or replace: `RaftState` with Figure 2's fields and the\n  \
-         election timer (`src/state.rs`), the log and its index arithmetic across a snapshot\n  \
-         (`src/log.rs`), threads that make the RPC calls (`src/sender.rs`), the logging macro\n  \
-         (`src/logging.rs`), and `make` and `kill` with the threads they start and join.\n\
-         - `tests/`: the lab's tests, line by line the course's, and their harness (`tests/common/`, the\n  \
-         course's config.go).\n\
-         - `docs/`: a guide per part; `assets/`: diagrams of the roles, the threads, a command's path, the log.\n\
+         `service`, and `ApplyMsg`. Keep its signatures; `cargo doc --open` documents it.\n",
+    );
+    if from < LAB4 {
+        s.push_str(
+            "- A start on the rest, yours to use, change or replace: `RaftState` with Figure 2's fields and the\n  \
+             election timer (`src/state.rs`), the log and its index arithmetic across a snapshot\n  \
+             (`src/log.rs`), threads that make the RPC calls (`src/sender.rs`), the logging macro\n  \
+             (`src/logging.rs`), and `make` and `kill` with the threads they start and join.\n",
+        );
+    }
+    s.push_str(
+        "- Lab 4's API, which its tests call: `KvServer::start`, `service`, `raft`, `kill`\n  \
+         (`kvraft/src/server.rs`); the `Clerk`'s `new`, `get`, `put`, `append` (`kvraft/src/client.rs`);\n  \
+         `Rsm::start`, `submit`, `raft`, `last_applied`, `inspect`, `kill` and the `StateMachine` trait\n  \
+         (`rsm/src/`). Keep their signatures.\n\
+         - `kvraft/src/rpc.rs`: the service's RPCs and the course's error names; `kvraft/src/store.rs`: its\n  \
+         operations on the log (`Op`).\n\
+         - A start on the rest of lab 4, yours to use, change or replace: the fields of the wait table\n  \
+         (`rsm/src/waiters.rs`) and of the duplicate table (`rsm/src/sessions.rs`), the snapshot's\n  \
+         encoding (`rsm/src/snapshot.rs`), `Rsm::start` and `kill` with the reader thread they start and\n  \
+         join, the store's and the clerk's fields.\n\
+         - `tests/`, `rsm/tests/`, `kvraft/tests/`: the lab's tests, line by line the course's, and their\n  \
+         harnesses (`tests/common/`, the course's config.go; `tester/`, what they share, with the\n  \
+         linearizability checker).\n\
+         - `docs/`: a guide per part; `assets/`: diagrams of the roles, the threads, a command's path, the\n  \
+         log, and an operation's path through the service.\n\
          - `xtask/`: the debugging tools (below).\n\n\
          ## What you write\n\n\
-         Each stub compiles and keeps its peer running and stoppable, and does nothing more: the part's\n\
+         Each stub compiles and keeps its server running and stoppable, and does nothing more: the part's\n\
          tests fail until you replace it. The signatures around the stubs are a suggestion; only the API\n\
          is fixed. A part's list names the places marked for it; what a later part adds inside a\n\
-         function you write whole for an earlier one (an InstallSnapshot for a follower that lags\n\
-         behind the snapshot, in your replicator) is yours to add when you get there, and the part's\n\
+         function you write whole for an earlier one (",
+    );
+    s.push_str(if from < LAB4 {
+        "an InstallSnapshot for a follower that lags\n\
+         behind the snapshot, in your replicator"
+    } else {
+        "the snapshot a 4B server takes when its Raft\n\
+         state has grown, in your `apply_command`"
+    });
+    s.push_str(
+        ") is yours to add when you get there, and the part's\n\
          guide says where.\n",
     );
     for part in from..PARTS.len() {
-        s.push_str(&format!(
-            "\n### {}: {} ({}; guide: `docs/part-{}.md`)\n\n",
-            PARTS[part],
-            SUBJECTS[part],
-            course(part),
-            PARTS[part][4..].to_ascii_lowercase()
-        ));
+        s.push_str(&format!("\n### {}\n\n", heading(part)));
         let mut files: Vec<&str> = Vec::new();
         for place in places.iter().filter(|p| p.part == part) {
             if !files.contains(&place.file.as_str()) {
@@ -108,17 +162,23 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
             }
         }
     }
+    let (one, first) = if from < LAB4 {
+        ("backup_part_b", "       ")
+    } else {
+        ("basic_4a     ", "           ")
+    };
     s.push_str(&format!(
         "\n## Testing\n\n\
          ```sh\n\
-         cargo test {first}               # a part's tests: part_a, part_b, part_c or part_d\n\
-         cargo test backup_part_b        # one test, by its Go name in snake case\n\
+         cargo test {filter}{first}        # a part's tests: part_a, part_b, part_c, part_d, 4a or 4b\n\
+         cargo test {one}        # one test, by its Go name in snake case\n\
          cargo test --workspace          # everything: labgob, labrpc, the tools, your unit tests, all parts\n\
          ```\n\n\
          Each test is the course's Go test of the same name in snake case (`TestBackup3B` is\n\
-         `backup_part_b`) and prints the same lines, which you can compare with the lab page's. {state}\n\
+         `backup_part_b`, `TestBasic4A` is `basic_4a`, and the rsm package's is `rsm_basic_4a`) and\n\
+         prints the same lines, which you can compare with the lab page's. {state}\n\
          The tests of a part count on the parts before it, so pass them in order.\n\n",
-        first = filter(from),
+        filter = filter(from),
         state = if from == 0 {
             "Until\nyou write a part, its tests fail; everything else passes."
         } else {
@@ -128,7 +188,8 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
     s.push_str(
         "## Debugging\n\n\
          **Logs.** Off by default. `RUST_LOG=raft=debug` turns on the lines of `rlog!` (`src/logging.rs`),\n\
-         `test=info` the harness's; each line reads `<ms> <TOPIC> S<peer> T<term> <message>`.\n\n\
+         `rsm=debug` the rsm layer's (`rsm/src/logging.rs`), `test=info` the harness's; each line reads\n\
+         `<ms> <TOPIC> S<peer> T<term> <message>`.\n\n\
          **Log viewer.** `cargo xtask logs` lays a log out with one column per peer and a colour per topic.\n\n\
          ```sh\n\
          RUST_LOG=raft=debug,test=info cargo test backup_part_b -- --nocapture 2>&1 | cargo xtask logs -c 5\n\
@@ -148,10 +209,15 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
 
 /// The note atop a part's guide: which of the code it describes the student writes.
 pub(super) fn guide_note(part: usize, from: usize, places: &[Place]) -> String {
+    let (code, finished) = if part < LAB4 {
+        ("`src/`", "Raft")
+    } else {
+        ("`rsm/` and `kvraft/`", "service")
+    };
     if part < from {
         return format!(
-            "> **In your skeleton** {} is done: its code is in `src/` as this guide describes it, and\n\
-             > `cargo test {}` passes.\n",
+            "> **In your skeleton** {} is done: its code is in {code} as this guide describes it,\n\
+             > and `cargo test {}` passes.\n",
             PARTS[part],
             filter(part)
         );
@@ -166,8 +232,8 @@ pub(super) fn guide_note(part: usize, from: usize, places: &[Place]) -> String {
     format!(
         "> **In your skeleton** you write {part_name}, in the places marked\n\
          > `// Your code here ({part_name}).` (the README lists them) in {files}.\n\
-         > This guide describes one finished Raft. The files it names exist already, with what\n\
-         > is given in place, and its function names are that Raft's, which you may keep or\n\
+         > This guide describes one finished {finished}. The files it names exist already, with what\n\
+         > is given in place, and its function names are that {finished}'s, which you may keep or\n\
          > change. Where it says how the code avoids a pitfall, it names a place where yours\n\
          > must.\n",
         part_name = PARTS[part],
@@ -184,25 +250,25 @@ pub(super) fn with_note(guide: &str, note: &str) -> Result<String, String> {
     Ok(format!("{title}\n\n{note}{rest}"))
 }
 
-/// `src/lib.rs` with the allowance that keeps the stubbed crate's build quiet.
-pub(super) fn allow_unused(lib: &str) -> Result<String, String> {
+/// A crate's `lib.rs` with the allowance that keeps the stubbed crate's build quiet, until
+/// `subject` ("your Raft") is done.
+pub(super) fn allow_unused(lib: &str, subject: &str) -> Result<String, String> {
     let lines: Vec<&str> = lib.lines().collect();
     let docs = lines
         .iter()
         .take_while(|l| l.starts_with("//!") || l.trim().is_empty())
         .count();
     if docs == 0 {
-        return Err("src/lib.rs: expected the crate's `//!` docs first".into());
+        return Err("expected the crate's `//!` docs first".into());
     }
     let mut out: Vec<String> = lines[..docs].iter().map(|l| l.to_string()).collect();
     while out.last().is_some_and(|l| l.trim().is_empty()) {
         out.pop();
     }
     out.push(String::new());
-    out.push(
-        "// The stubs leave given helpers and their arguments unused; drop this once your Raft is done."
-            .into(),
-    );
+    out.push(format!(
+        "// The stubs leave given helpers and their arguments unused; drop this once {subject} is done."
+    ));
     out.push("#![allow(dead_code, unused_imports, unused_mut, unused_variables)]".into());
     out.push(String::new());
     out.extend(lines[docs..].iter().map(|l| l.to_string()));
@@ -274,7 +340,7 @@ pub(super) fn manifest(text: &str, gone: &[&str]) -> Result<String, String> {
                 continue;
             }
             let Some(key) = item.key() else {
-                return Err(format!("Cargo.toml: cannot read {:?}", item.line));
+                return Err(format!("cannot read {:?}", item.line));
             };
             let crate_key = gone
                 .iter()
@@ -319,7 +385,7 @@ pub(super) fn manifest(text: &str, gone: &[&str]) -> Result<String, String> {
     for mention in gone {
         if text.contains(mention) {
             return Err(format!(
-                "Cargo.toml still mentions {mention} once the skeleton leaves it out; teach \
+                "the manifest still mentions {mention} once the skeleton leaves it out; teach \
                  xtask/src/skeleton/prose.rs (manifest) about the line"
             ));
         }
@@ -334,7 +400,7 @@ fn without(line: &str, crates: &[&str]) -> Result<String, String> {
         .trim()
         .strip_prefix('[')
         .and_then(|v| v.strip_suffix(']'))
-        .ok_or_else(|| format!("Cargo.toml: expected a one-line array in {line:?}"))?;
+        .ok_or_else(|| format!("expected a one-line array in {line:?}"))?;
     let kept: Vec<&str> = inner
         .split(',')
         .map(str::trim)
@@ -400,12 +466,17 @@ opt-level = 1
     fn the_lib_gets_its_allowance_after_the_crate_docs() {
         let lib = "//! Raft.\n//!\n//! More.\n\nmod apply;\n";
         assert_eq!(
-            allow_unused(lib).expect("docs first"),
+            allow_unused(lib, crate_subject("src")).expect("docs first"),
             "//! Raft.\n//!\n//! More.\n\n// The stubs leave given helpers and their arguments \
              unused; drop this once your Raft is done.\n\
              #![allow(dead_code, unused_imports, unused_mut, unused_variables)]\n\nmod apply;\n"
         );
-        assert!(allow_unused("mod apply;\n").is_err());
+        assert!(
+            allow_unused(lib, crate_subject("rsm/src"))
+                .expect("docs first")
+                .contains("drop this once your rsm layer is done.\n")
+        );
+        assert!(allow_unused("mod apply;\n", "your Raft").is_err());
     }
 
     #[test]
@@ -421,16 +492,47 @@ opt-level = 1
                 file: "src/snapshot.rs".into(),
                 what: "`snapshot`",
             },
+            Place {
+                part: 4,
+                file: "rsm/src/rsm.rs".into(),
+                what: "`Rsm::submit`",
+            },
+            Place {
+                part: 5,
+                file: "rsm/src/snapshot.rs".into(),
+                what: "`is_due`",
+            },
         ];
         let readme = readme(1, &places);
-        assert!(readme.starts_with("# Raft labs in Rust: PartB, PartC and PartD\n"));
+        assert!(
+            readme
+                .starts_with("# Raft and key/value labs in Rust: PartB, PartC, PartD, 4A and 4B\n")
+        );
         assert!(readme.contains("PartA is done"));
         assert!(readme.contains("### PartB: log replication (3B; guide: `docs/part-b.md`)"));
         assert!(readme.contains("- `src/raft.rs`:\n  - `Raft::start`\n"));
         assert!(readme.contains("cargo test part_b "));
-        for wrong in ["reference", "solution"] {
-            assert!(!readme.to_lowercase().contains(wrong), "{wrong}");
+        assert!(readme.contains(
+            "### 4A: a key/value service without snapshots (guide: `docs/part-4a.md`)\n\n\
+             - `rsm/src/rsm.rs`:\n  - `Rsm::submit`\n"
+        ));
+        assert!(readme.contains("in your replicator"));
+        let lab4 = super::readme(4, &places[2..]);
+        assert!(lab4.starts_with("# Raft and key/value labs in Rust: 4A and 4B\n"));
+        assert!(lab4.contains("PartA, PartB, PartC and PartD are done"));
+        assert!(lab4.contains("`// Your code here (4A).`"));
+        assert!(lab4.contains("cargo test 4a   ") && lab4.contains("in your `apply_command`"));
+        assert!(!lab4.contains("### PartD") && !lab4.contains("`RaftState`"));
+        for text in [&readme, &lab4] {
+            for wrong in ["reference", "solution"] {
+                assert!(!text.to_lowercase().contains(wrong), "{wrong}");
+            }
         }
+        assert!(
+            guide_note(4, 5, &places).contains("4A is done: its code is in `rsm/` and `kvraft/`")
+        );
+        assert!(guide_note(4, 5, &places).contains("`cargo test 4a` passes"));
+        assert!(guide_note(5, 4, &places).contains("one finished service."));
         assert!(guide_note(0, 1, &places).contains("PartA is done"));
         assert!(guide_note(3, 1, &places).contains(
             "`// Your code here (PartD).` (the README lists them) in `src/snapshot.rs`.\n"

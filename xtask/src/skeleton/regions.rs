@@ -35,7 +35,7 @@ pub(super) enum Node {
 #[derive(Debug)]
 pub(super) struct Region {
     pub name: String,
-    /// 0 for PartA ... 3 for PartD.
+    /// Its index in `PARTS`: 0 for PartA ... 3 for PartD, 4 for 4A, 5 for 4B.
     pub part: usize,
     /// The line of its begin marker, from 1.
     pub line: usize,
@@ -301,6 +301,34 @@ fn c() {
                 .map(|l| format!("{l}\n"))
                 .collect::<String>()
         );
+    }
+
+    /// Lab 4's parts come after Raft's, and their placeholder names them as the course does.
+    #[test]
+    fn lab_4_regions_follow_rafts() {
+        let text = "\
+fn submit() -> bool {
+    // solution: begin 4A secret
+    let secret = 41;
+    // solution: begin 4B save
+    save(secret);
+    // solution: end save
+    secret + 1 == 42
+    // solution: end secret
+}
+";
+        let (from_d, n) = skeleton(text, 3);
+        assert_eq!(n, 1);
+        assert_eq!(
+            from_d,
+            "fn submit() -> bool {\n    // Your code here (4A).\n    false\n}\n"
+        );
+        let (from_4b, n) = skeleton(text, 5);
+        assert_eq!(n, 1);
+        assert!(from_4b.contains("let secret = 41;\n    secret + 1 == 42\n"));
+        let err = parse("// solution: begin 4B x\n// solution: begin 4A y\n// solution: end y\n// solution: end x\n")
+            .expect_err("4A inside 4B");
+        assert!(err.contains("later part"), "{err}");
     }
 
     #[test]
