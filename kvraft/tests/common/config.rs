@@ -292,15 +292,7 @@ impl Config {
         let mut w = self.shared.wiring.lock();
         // A fresh set of ClientEnds.
         let endnames: Vec<String> = (0..self.shared.n).map(|_| randstring(20)).collect();
-        let ends: Vec<labrpc::ClientEnd> = endnames
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.shared.net.make_end(name);
-                self.shared.net.connect(name, &j.to_string());
-                end
-            })
-            .collect();
+        let ends = labcluster::connect_ends(&self.shared.net, &endnames);
         let clerk = kvraft::Clerk::new(random_handles(&ends));
         let id = ClientId(w.next_client_id);
         w.next_client_id += 1;
@@ -381,15 +373,7 @@ impl Config {
             // A fresh set of outgoing ClientEnd names.
             w.endnames[i] = (0..self.shared.n).map(|_| randstring(20)).collect();
             // A fresh set of ClientEnds.
-            let ends: Vec<labrpc::ClientEnd> = w.endnames[i]
-                .iter()
-                .enumerate()
-                .map(|(j, name)| {
-                    let end = self.shared.net.make_end(name);
-                    self.shared.net.connect(name, &j.to_string());
-                    end
-                })
-                .collect();
+            let ends = labcluster::connect_ends(&self.shared.net, &w.endnames[i]);
             // A fresh persister, so the old instance doesn't overwrite the new instance's
             // persisted state, with a copy of the old persister's state.
             w.saved[i] = Arc::new(w.saved[i].copy());
