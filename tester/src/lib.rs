@@ -9,15 +9,17 @@
 //!   the watchdog that ends a test past Go's [`TEST_TIME_LIMIT`]);
 //! - [`timeline`]: the failure timeline, one swimlane per server, written as HTML under
 //!   `target/timelines/`;
-//! - [`linearizability`]: the key/value model for the porcupine checker (Go's `models/kv.go`),
-//!   the recorder the clerk wrappers append their operations to (Go's `OpLog`), and the
-//!   verdict the kvraft and shardkv tests end with;
+//! - `linearizability`, with the feature of that name (the services' tests turn it on): the
+//!   key/value model for the porcupine checker (Go's `models/kv.go`), the recorder the clerk
+//!   wrappers append their operations to (Go's `OpLog`), and the verdict the kvraft and
+//!   shardkv tests end with;
 //! - here: the lab's small helpers ([`say`], [`warn`], [`randstring`], [`rand_int`]).
 //!
 //! The lab's own lines (`Test: ...`, `  ... Passed --`, `info: ...`, `warning: ...`) go straight
 //! to the process's stdout through [`say`], so they show under a plain `cargo test`, as Go's do
 //! under `go test` (libtest captures only `println!`).
 
+#[cfg(feature = "linearizability")]
 pub mod linearizability;
 pub mod process;
 pub mod timeline;
