@@ -189,7 +189,7 @@ impl Peer {
         }
         st.voted_for = Some(candidate);
         // solution: begin PartC persist-vote
-        self.persist_locked(&st);
+        self.persist_locked(&mut st);
         // solution: end persist-vote
         st.reset_election_timer(); // students' guide: granting a vote resets the timer
         rlog!(VOTE, st, "granted vote to S{candidate}");

@@ -63,12 +63,24 @@ impl From<StoredLog> for Log {
 }
 
 /// Entries in their labgob encoding, one after another, with where each one starts.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 struct EncodedEntries {
     bytes: Vec<u8>,
     /// `starts[i]`: the offset in `bytes` of entry `i`.
     starts: Vec<usize>,
+    /// How many leading bytes of `bytes` the last incremental save holds unchanged
+    /// ([`Log::take_unsaved`]).
+    saved: usize,
 }
+
+/// Two encodings are equal when their bytes are: what has been saved is not part of the value.
+impl PartialEq for EncodedEntries {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes && self.starts == other.starts
+    }
+}
+
+impl Eq for EncodedEntries {}
 
 impl std::fmt::Debug for EncodedEntries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -153,6 +165,20 @@ impl Log {
     /// elements are encoded (the length is not included).
     pub(crate) fn encoded_entries(&self) -> (u64, &[u8]) {
         (self.entries.len() as u64, &self.encoded.bytes)
+    }
+
+    /// For an incremental save (`persist.rs`): how many leading bytes of the encoding the
+    /// previous such save holds unchanged, and the bytes after them. From here on, the whole
+    /// encoding counts as saved.
+    pub(crate) fn take_unsaved(&mut self) -> (usize, &[u8]) {
+        let keep = self.encoded.saved;
+        self.encoded.saved = self.encoded.bytes.len();
+        (keep, &self.encoded.bytes[keep..])
+    }
+
+    /// After a whole `Persister::save`, which leaves no body, no earlier save holds any entry.
+    pub(crate) fn forget_saved(&mut self) {
+        self.encoded.saved = 0;
     }
 
     /// AppendEntries receiver, steps 3 and 4 (Figure 2): for the `entries` that follow
@@ -324,6 +350,7 @@ impl Log {
         if let Some(&start) = self.encoded.starts.get(at) {
             self.encoded.bytes.truncate(start);
             self.encoded.starts.truncate(at);
+            self.encoded.saved = self.encoded.saved.min(start);
         }
         self.entries.truncate(at);
     }
@@ -338,6 +365,8 @@ impl Log {
             .unwrap_or(self.encoded.bytes.len());
         self.encoded.bytes.drain(..end);
         self.encoded.starts.drain(..=at);
+        // Every remaining entry moved: a save must write them all again.
+        self.encoded.saved = 0;
         for start in &mut self.encoded.starts {
             *start -= end;
         }

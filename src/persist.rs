@@ -1,9 +1,15 @@
-//! PartC: the encoding of Figure 2's persistent state (`current_term`, `voted_for`, `log`) and
-//! `persist_locked`, which saves it together with the current snapshot in one `Persister::save`.
+//! PartC: the encoding of Figure 2's persistent state (`current_term`, `voted_for`, `log`), and
+//! the two ways a peer saves it: `persist_locked` after the state changed, and
+//! `persist_snapshot_locked` after the snapshot changed too (PartD), which saves both in one
+//! atomic `Persister::save`.
 //!
-//! `persist_locked` runs with the peer's lock held, right after the change and before the lock is
-//! released, so no other peer can observe a change that a crash would undo (Figure 2: "updated on
-//! stable storage before responding to RPCs").
+//! Both run with the peer's lock held, right after the change and before the lock is released,
+//! so no other peer can observe a change that a crash would undo (Figure 2: "updated on stable
+//! storage before responding to RPCs").
+//!
+//! The lab's `persist()` encodes everything on every change, a cost that grows with the log; here
+//! the log keeps its entries encoded (`log.rs`), and `persist_locked` hands the persister only
+//! what changed since the last save: the header, and the entries from the first one that changed.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +29,17 @@ struct Header {
     last_included_term: u64,
     entries: u64,
 }
+
+/// Encodes `st`'s [`Header`].
+fn encode_header(st: &RaftState) -> Vec<u8> {
+    labgob::encode(&Header {
+        current_term: st.current_term,
+        voted_for: st.voted_for,
+        last_included_index: st.log.last_included_index(),
+        last_included_term: st.log.last_included_term(),
+        entries: st.log.encoded_entries().0,
+    })
+}
 // solution: end persist-header
 
 /// Figure 2's persistent state, as restored by `Raft::make`.
@@ -37,15 +54,8 @@ pub(crate) struct PersistentState {
 /// are not encoded again, but copied from the log's own encoding.
 pub(crate) fn encode_state(st: &RaftState) -> Vec<u8> {
     // solution: begin PartC encode-state
-    let (entries, encoded) = st.log.encoded_entries();
-    let mut bytes = labgob::encode(&Header {
-        current_term: st.current_term,
-        voted_for: st.voted_for,
-        last_included_index: st.log.last_included_index(),
-        last_included_term: st.log.last_included_term(),
-        entries,
-    });
-    bytes.extend_from_slice(encoded);
+    let mut bytes = encode_header(st);
+    bytes.extend_from_slice(st.log.encoded_entries().1);
     bytes
     // solution: end encode-state
 }
@@ -78,22 +88,49 @@ pub(crate) fn decode_state(bytes: &[u8], peers: usize) -> Result<Option<Persiste
 }
 
 impl Peer {
-    /// Saves the persistent state and the snapshot in one atomic `save`.
-    pub(crate) fn persist_locked(&self, st: &RaftState) {
+    /// Saves the persistent state; the saved snapshot stays as it is.
+    pub(crate) fn persist_locked(&self, st: &mut RaftState) {
         // solution: begin PartC persist
-        let state = encode_state(st);
+        save_state(&self.persister, st);
         crate::logging::rlog!(
             PERS,
             st,
             "saved voted_for={:?} log ..={} ({} bytes)",
             st.voted_for,
             st.log.last_index(),
-            state.len()
+            self.persister.raft_state_size()
         );
-        self.persister.save(state, st.snapshot.clone());
         // solution: end persist
     }
+
+    /// Saves the persistent state and the snapshot in one atomic `save`, after the snapshot
+    /// changed: a crash must never find the new snapshot beside the old log, or the reverse.
+    pub(crate) fn persist_snapshot_locked(&self, st: &mut RaftState) {
+        // solution: begin PartD persist-snapshot
+        self.persister.save(encode_state(st), st.snapshot.clone());
+        st.log.forget_saved();
+        crate::logging::rlog!(
+            PERS,
+            st,
+            "saved log ..={} with a snapshot ..={} ({} + {} bytes)",
+            st.log.last_index(),
+            st.log.last_included_index(),
+            self.persister.raft_state_size(),
+            st.snapshot.len()
+        );
+        // solution: end persist-snapshot
+    }
 }
+
+// solution: begin PartC persist-incremental
+/// Saves `st` in parts: its header, and the log's encoding after the prefix that the last save
+/// holds unchanged. The persister then holds exactly `encode_state(st)`.
+fn save_state(persister: &crate::Persister, st: &mut RaftState) {
+    let head = encode_header(st);
+    let (keep, tail) = st.log.take_unsaved();
+    persister.save_raft_state_in_parts(&head, keep, tail);
+}
+// solution: end persist-incremental
 
 // solution: begin PartC persist-tests
 #[cfg(test)]
@@ -169,6 +206,58 @@ mod tests {
         assert_eq!(back.log, st.log);
     }
     // solution: end persist-test-compaction
+
+    // solution: begin PartD persist-test-incremental
+    /// After every kind of change to the log, and after a whole `save`, what an incremental
+    /// save leaves in the persister is exactly the whole encoding.
+    #[test]
+    fn incremental_saves_hold_the_whole_encoding() {
+        let persister = crate::Persister::new();
+        let mut st = state_with(2, Some(0), &[1, 1, 2]);
+        let entry = |term| Entry {
+            term,
+            command: vec![term as u8; 2 + term as usize],
+        };
+        let check = |st: &mut RaftState, what: &str| {
+            save_state(&persister, st);
+            assert_eq!(
+                persister.read_raft_state(),
+                encode_state(st),
+                "after {what}"
+            );
+        };
+        check(&mut st, "the first save");
+        st.log.append(entry(2));
+        st.voted_for = None; // the header changes length
+        check(&mut st, "an append");
+        check(&mut st, "no change");
+        st.log.merge(2, &[entry(3)], 0); // truncates 3..=4, appends one
+        st.current_term = 3;
+        check(&mut st, "a truncation");
+        st.log.merge(1, &[entry(1)], 0); // matches: no change
+        st.log.append(entry(3));
+        check(&mut st, "a merge that only matched");
+        st.log.compact_to(2);
+        check(&mut st, "a compaction");
+        persister.save(encode_state(&st), vec![7]);
+        st.log.forget_saved();
+        st.log.append(entry(3));
+        check(&mut st, "a whole save");
+        st.log.install_snapshot(4, 3);
+        check(&mut st, "an installed snapshot that keeps a suffix");
+        st.log.install_snapshot(9, 3);
+        check(&mut st, "an installed snapshot that empties the log");
+        assert_eq!(
+            persister.read_snapshot(),
+            vec![7],
+            "incremental saves keep the snapshot"
+        );
+        let back = decode_state(&persister.read_raft_state(), 3)
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.log, st.log);
+    }
+    // solution: end persist-test-incremental
 
     #[test]
     fn empty_state_is_a_fresh_peer() {

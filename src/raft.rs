@@ -185,7 +185,7 @@ impl Raft {
         let term = st.current_term;
         let index = st.log.append(Entry { term, command });
         // solution: begin PartC persist-start
-        peer.persist_locked(&st);
+        peer.persist_locked(&mut st);
         // solution: end persist-start
         rlog!(LOG1, st, "start: appended {index}");
         // A leader alone in its cluster is its own majority.

@@ -311,7 +311,7 @@ impl Peer {
         let committed = st.commit_index;
         if st.log.merge(prev_index, &args.entries, committed) {
             // solution: begin PartC persist-append
-            self.persist_locked(&st);
+            self.persist_locked(&mut st);
             // solution: end persist-append
             rlog!(
                 LOG1,

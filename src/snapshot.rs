@@ -34,7 +34,7 @@ impl Peer {
         }
         st.log.compact_to(index);
         st.snapshot = data;
-        self.persist_locked(&st);
+        self.persist_snapshot_locked(&mut st);
         rlog!(
             SNAP,
             st,
@@ -151,7 +151,7 @@ impl Peer {
             .install_snapshot(args.last_included_index, args.last_included_term);
         st.snapshot = args.data;
         st.set_commit_index(args.last_included_index);
-        self.persist_locked(&st);
+        self.persist_snapshot_locked(&mut st);
         // Receiver step 8: reset the state machine using the snapshot: the applier hands it to
         // the service before any later command.
         st.snapshot_pending = true;

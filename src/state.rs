@@ -97,7 +97,7 @@ pub(crate) struct RaftState {
     pub commit_sent: Vec<u64>,
     /// Leaders: when `commit_index` last advanced.
     pub commit_advanced_at: Instant,
-    /// The service's latest snapshot; saved again with every `persist_locked`.
+    /// The service's latest snapshot; saved with the state by `persist_snapshot_locked`.
     pub snapshot: Vec<u8>,
     /// An installed snapshot the applier has yet to hand to the service (PartD).
     pub snapshot_pending: bool,

@@ -46,29 +46,30 @@ pub const PICTURE_TIMEOUT: Duration = Duration::from_secs(10);
 const SHOWN_CHARS: usize = 200;
 
 /// One key/value operation as a client saw it: Go's `KvInput` (`Op` 0, 1, 2 for Get, Put,
-/// Append) with `KvOutput`, the value a Get returned.
+/// Append) with `KvOutput`, the value a Get returned. The strings are shared, so the checker's
+/// copies of an operation do not copy a long value read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvOp {
     /// `Get(key)`, which returned `value`.
     Get {
         /// The key read.
-        key: String,
+        key: Arc<str>,
         /// What the Get returned.
-        value: String,
+        value: Arc<str>,
     },
     /// `Put(key, value)`.
     Put {
         /// The key written.
-        key: String,
+        key: Arc<str>,
         /// The value put.
-        value: String,
+        value: Arc<str>,
     },
     /// `Append(key, value)`.
     Append {
         /// The key appended to.
-        key: String,
+        key: Arc<str>,
         /// The value appended.
-        value: String,
+        value: Arc<str>,
     },
 }
 

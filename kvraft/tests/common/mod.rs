@@ -73,8 +73,8 @@ pub fn get(cfg: &Config, ck: &mut Client, key: &str, record: Record<'_>) -> Stri
     cfg.op();
     if let Some((log, cli)) = record {
         let op = KvOp::Get {
-            key: key.to_string(),
-            value: value.clone(),
+            key: key.into(),
+            value: value.as_str().into(),
         };
         log.record(cli, start, end, op);
     }
@@ -89,8 +89,8 @@ pub fn put(cfg: &Config, ck: &mut Client, key: &str, value: &str, record: Record
     cfg.op();
     if let Some((log, cli)) = record {
         let op = KvOp::Put {
-            key: key.to_string(),
-            value: value.to_string(),
+            key: key.into(),
+            value: value.into(),
         };
         log.record(cli, start, end, op);
     }
@@ -104,8 +104,8 @@ pub fn append(cfg: &Config, ck: &mut Client, key: &str, value: &str, record: Rec
     cfg.op();
     if let Some((log, cli)) = record {
         let op = KvOp::Append {
-            key: key.to_string(),
-            value: value.to_string(),
+            key: key.into(),
+            value: value.into(),
         };
         log.record(cli, start, end, op);
     }

@@ -321,8 +321,17 @@ let args = AppendEntriesArgs {
     },
     Stub {
         name: "persist",
-        what: "`persist_locked`: save state and snapshot together, and call it wherever the \
-               persistent state changes",
+        what: "`persist_locked`: save the persistent state, and call it wherever it changes",
+        with: Code(""),
+    },
+    Stub {
+        name: "persist-incremental",
+        what: "the solution's saving in parts, which copies only what changed",
+        with: Nothing,
+    },
+    Stub {
+        name: "persist-snapshot",
+        what: "`persist_snapshot_locked`: save state and snapshot together",
         with: Code(""),
     },
     Stub {
@@ -333,6 +342,11 @@ let args = AppendEntriesArgs {
     Stub {
         name: "persist-test-compaction",
         what: "the unit test of the encoding after the log changes, snapshots included",
+        with: Nothing,
+    },
+    Stub {
+        name: "persist-test-incremental",
+        what: "the unit test of saving in parts",
         with: Nothing,
     },
     // src/snapshot.rs
