@@ -57,6 +57,6 @@ mod state;
 
 pub use crossbeam_channel;
 pub use logging::init_logging;
-pub use persister::Persister;
+pub use persister::{Journal, Persister, Restored};
 pub use raft::{ApplyMsg, Raft, Status, spawn_aborting};
 pub use state::Role;

@@ -11,13 +11,71 @@
 //! entry copies that entry, not the whole log (the lab's `save` would copy everything on every
 //! change: most of lab 4's CPU time before it existed). The saved state is kept as a head and a
 //! body; [`Persister::read_raft_state`] returns the two together.
+//!
+//! Outside the lab, a [`Journal`] makes the persister durable: [`Persister::with_journal`] starts
+//! from what the journal restored, and every save is written through to it, under the
+//! persister's lock and before the save returns, so the disk and the memory change in the same
+//! order. Reads are served from memory.
+
+use std::fmt;
 
 use parking_lot::Mutex;
 
-/// In-memory stable storage for one peer: the encoded Raft state and the service's snapshot.
-#[derive(Debug, Default)]
+/// Stable storage for one peer: the encoded Raft state and the service's snapshot, in memory and,
+/// with a [`Journal`], on disk.
+#[derive(Default)]
 pub struct Persister {
-    inner: Mutex<Saved>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    saved: Saved,
+    journal: Option<Box<dyn Journal>>,
+}
+
+/// Durable storage under a [`Persister`], such as a directory on disk: each call returns once
+/// its save is durable, and a crash leaves each save wholly there or not at all.
+pub trait Journal: Send {
+    /// Replaces the Raft state and the snapshot; afterwards the body is empty.
+    fn save(&mut self, raft_state: &[u8], snapshot: &[u8]) -> std::io::Result<()>;
+
+    /// Saves `head`, then the first `keep` bytes of the body saved before, then `tail` as the
+    /// new body, keeping the snapshot ([`Persister::save_raft_state_in_parts`]).
+    fn save_raft_state_in_parts(
+        &mut self,
+        head: &[u8],
+        keep: usize,
+        tail: &[u8],
+    ) -> std::io::Result<()>;
+
+    /// Where the journal writes, for messages.
+    fn location(&self) -> String;
+}
+
+/// What a [`Journal`] found when it was opened: the state as head and body, and the snapshot.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// The saved state's head.
+    pub head: Vec<u8>,
+    /// The saved state's body, which follows the head.
+    pub body: Vec<u8>,
+    /// The saved snapshot.
+    pub snapshot: Vec<u8>,
+}
+
+impl fmt::Debug for Persister {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner.lock();
+        f.debug_struct("Persister")
+            .field(
+                "raft_state",
+                &(inner.saved.head.len() + inner.saved.body.len()),
+            )
+            .field("snapshot", &inner.saved.snapshot.len())
+            .field("journal", &inner.journal.as_ref().map(|j| j.location()))
+            .finish()
+    }
 }
 
 /// The saved Raft state is `head` followed by `body`.
@@ -34,16 +92,48 @@ impl Persister {
         Persister::default()
     }
 
-    /// An independent deep copy: later saves to either do not affect the other.
+    /// A durable persister: it starts from what `journal` restored, and writes every save
+    /// through to it.
+    pub fn with_journal(restored: Restored, journal: Box<dyn Journal>) -> Persister {
+        let Restored {
+            head,
+            body,
+            snapshot,
+        } = restored;
+        Persister {
+            inner: Mutex::new(Inner {
+                saved: Saved {
+                    head,
+                    body,
+                    snapshot,
+                },
+                journal: Some(journal),
+            }),
+        }
+    }
+
+    /// An independent deep copy, in memory only: later saves to either do not affect the other.
     pub fn copy(&self) -> Persister {
         Persister {
-            inner: Mutex::new(self.inner.lock().clone()),
+            inner: Mutex::new(Inner {
+                saved: self.inner.lock().saved.clone(),
+                journal: None,
+            }),
         }
     }
 
     /// Replaces the Raft state and the snapshot in one atomic step.
+    ///
+    /// # Panics
+    /// If a journal cannot save: a peer that failed to persist must not go on answering.
     pub fn save(&self, raft_state: Vec<u8>, snapshot: Vec<u8>) {
-        *self.inner.lock() = Saved {
+        let mut inner = self.inner.lock();
+        if let Some(journal) = &mut inner.journal {
+            journal
+                .save(&raft_state, &snapshot)
+                .unwrap_or_else(|err| panic!("cannot save to {}: {err}", journal.location()));
+        }
+        inner.saved = Saved {
             head: raft_state,
             body: Vec::new(),
             snapshot,
@@ -57,14 +147,21 @@ impl Persister {
     /// empty, so a caller tracks how much of it still holds and passes `keep = 0` after a `save`.
     ///
     /// # Panics
-    /// If `keep` is longer than the saved body: the caller has lost track of what it saved.
+    /// If `keep` is longer than the saved body: the caller has lost track of what it saved. If
+    /// a journal cannot save, as [`Persister::save`].
     pub fn save_raft_state_in_parts(&self, head: &[u8], keep: usize, tail: &[u8]) {
-        let mut saved = self.inner.lock();
+        let mut inner = self.inner.lock();
+        let Inner { saved, journal } = &mut *inner;
         assert!(
             keep <= saved.body.len(),
             "save_raft_state_in_parts: keep {keep} bytes of a {}-byte body",
             saved.body.len()
         );
+        if let Some(journal) = journal {
+            journal
+                .save_raft_state_in_parts(head, keep, tail)
+                .unwrap_or_else(|err| panic!("cannot save to {}: {err}", journal.location()));
+        }
         saved.head.clear();
         saved.head.extend_from_slice(head);
         saved.body.truncate(keep);
@@ -73,24 +170,24 @@ impl Persister {
 
     /// The last saved Raft state (empty if none was ever saved).
     pub fn read_raft_state(&self) -> Vec<u8> {
-        let saved = self.inner.lock();
-        [saved.head.as_slice(), &saved.body].concat()
+        let inner = self.inner.lock();
+        [inner.saved.head.as_slice(), &inner.saved.body].concat()
     }
 
     /// The last saved snapshot (empty if none was ever saved).
     pub fn read_snapshot(&self) -> Vec<u8> {
-        self.inner.lock().snapshot.clone()
+        self.inner.lock().saved.snapshot.clone()
     }
 
     /// Size in bytes of the saved Raft state; the lab's `log_size()` reads this.
     pub fn raft_state_size(&self) -> usize {
-        let saved = self.inner.lock();
-        saved.head.len() + saved.body.len()
+        let inner = self.inner.lock();
+        inner.saved.head.len() + inner.saved.body.len()
     }
 
     /// Size in bytes of the saved snapshot.
     pub fn snapshot_size(&self) -> usize {
-        self.inner.lock().snapshot.len()
+        self.inner.lock().saved.snapshot.len()
     }
 }
 
@@ -130,6 +227,77 @@ mod tests {
         assert_eq!(p.read_raft_state(), vec![3], "save leaves no body");
         p.save_raft_state_in_parts(&[4], 0, &[]);
         assert_eq!(p.read_raft_state(), vec![4]);
+    }
+
+    /// A journal that keeps what it was asked to save, and can be told to fail.
+    struct Recording {
+        saves: std::sync::Arc<Mutex<Vec<String>>>,
+        fail: bool,
+    }
+
+    impl Journal for Recording {
+        fn save(&mut self, raft_state: &[u8], snapshot: &[u8]) -> std::io::Result<()> {
+            if self.fail {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.saves
+                .lock()
+                .push(format!("save {raft_state:?} {snapshot:?}"));
+            Ok(())
+        }
+
+        fn save_raft_state_in_parts(
+            &mut self,
+            head: &[u8],
+            keep: usize,
+            tail: &[u8],
+        ) -> std::io::Result<()> {
+            self.saves
+                .lock()
+                .push(format!("parts {head:?} {keep} {tail:?}"));
+            Ok(())
+        }
+
+        fn location(&self) -> String {
+            "the test's journal".to_string()
+        }
+    }
+
+    #[test]
+    fn a_journal_restores_and_receives_every_save() {
+        let saves = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let restored = Restored {
+            head: vec![1],
+            body: vec![2, 3],
+            snapshot: vec![9],
+        };
+        let journal = Recording {
+            saves: std::sync::Arc::clone(&saves),
+            fail: false,
+        };
+        let p = Persister::with_journal(restored, Box::new(journal));
+        assert_eq!(p.read_raft_state(), vec![1, 2, 3]);
+        assert_eq!(p.read_snapshot(), vec![9]);
+        p.save_raft_state_in_parts(&[4], 1, &[5]);
+        assert_eq!(p.read_raft_state(), vec![4, 2, 5]);
+        p.save(vec![6], vec![7]);
+        let copy = p.copy();
+        copy.save(vec![8], vec![]);
+        assert_eq!(
+            *saves.lock(),
+            vec!["parts [4] 1 [5]".to_string(), "save [6] [7]".to_string()],
+            "the copy writes to memory only"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot save to the test's journal: disk full")]
+    fn a_failed_save_panics() {
+        let journal = Recording {
+            saves: std::sync::Arc::default(),
+            fail: true,
+        };
+        Persister::with_journal(Restored::default(), Box::new(journal)).save(vec![1], vec![]);
     }
 
     #[test]
