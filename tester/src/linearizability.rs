@@ -8,11 +8,11 @@
 //! checked alone, in the keys' sorted order); every key starts as `""`; a Get is legal when it
 //! returned the state, a Put replaces it, an Append extends it.
 //!
-//! Not in Go: the state is a [`KvState`], a shared string with its hash computed once. The
-//! checker clones the state at every step it tries and hashes it for its cache of visited
-//! configurations; with a plain `String` both cost the value's length, and a five-second
-//! append test builds values of tens of kilobytes over tens of thousands of operations, which
-//! a one-second check could not get through.
+//! Not in Go: the state is a [`KvState`], a shared, growing buffer with its hash computed as it
+//! grows. The checker clones the state at every step it tries, extends it at every Append and
+//! hashes it for its cache of visited configurations; with a plain `String` each of these costs
+//! the value's length, and a five-second append test builds values of hundreds of kilobytes
+//! over a hundred thousand operations, which a one-second check could not get through.
 //!
 //! The verdict is Go's: the check runs for at most [`CHECK_TIMEOUT`]; a history found
 //! linearizable passes; a check that runs out of time passes with
@@ -82,12 +82,20 @@ impl KvOp {
     }
 }
 
-/// The value of one key, cheap to clone and to hash: a shared string and its FNV-1a hash,
-/// computed once when the value is made (an Append extends the hash of the value it extends,
-/// so it hashes only the appended bytes). Equality is exact string equality.
+/// The value of one key, cheap to clone, to hash and to extend: the first `len` bytes of a
+/// buffer that only ever grows, shared by the states along a line of appends, with the value's
+/// FNV-1a hash (an Append extends the hash of the value it extends, so it hashes only the
+/// appended bytes). Equality is exact string equality.
+///
+/// An Append whose state ends where the buffer does pushes onto the buffer; one that finds the
+/// same bytes already there (the checker trying the same Append again after backtracking)
+/// shares them; only an Append that differs from what follows copies the value into a buffer
+/// of its own. So checking one clerk's appends costs the appended bytes, not, as a fresh string
+/// per step would, the value's length at every step.
 #[derive(Clone, Debug)]
 pub struct KvState {
-    value: Arc<str>,
+    buffer: Arc<Mutex<String>>,
+    len: usize,
     hash: u64,
 }
 
@@ -96,8 +104,8 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// FNV-1a over `bytes`, continued from `hash`.
 fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        hash ^= u64::from(b);
+    for &byte in bytes {
+        hash ^= u64::from(byte);
         hash = hash.wrapping_mul(FNV_PRIME);
     }
     hash
@@ -107,32 +115,65 @@ impl KvState {
     /// A state holding `value`.
     pub fn new(value: &str) -> KvState {
         KvState {
-            value: Arc::from(value),
+            buffer: Arc::new(Mutex::new(value.to_string())),
+            len: value.len(),
             hash: fnv1a(FNV_OFFSET, value.as_bytes()),
         }
     }
 
     /// The state after appending `suffix`.
     pub fn appended(&self, suffix: &str) -> KvState {
-        let mut value = String::with_capacity(self.value.len() + suffix.len());
-        value.push_str(&self.value);
-        value.push_str(suffix);
+        let len = self.len + suffix.len();
+        let hash = fnv1a(self.hash, suffix.as_bytes());
+        let mut buffer = self.buffer.lock();
+        if buffer.len() == self.len {
+            buffer.push_str(suffix);
+        } else if !buffer.as_bytes()[self.len..].starts_with(suffix.as_bytes()) {
+            let mut value = String::with_capacity(len);
+            value.push_str(&buffer[..self.len]);
+            value.push_str(suffix);
+            return KvState {
+                buffer: Arc::new(Mutex::new(value)),
+                len,
+                hash,
+            };
+        }
+        drop(buffer);
         KvState {
-            value: Arc::from(value),
-            hash: fnv1a(self.hash, suffix.as_bytes()),
+            buffer: Arc::clone(&self.buffer),
+            len,
+            hash,
         }
     }
 
+    /// Whether the value is `value`.
+    pub fn holds(&self, value: &str) -> bool {
+        self.len == value.len() && self.buffer.lock().as_bytes()[..self.len] == *value.as_bytes()
+    }
+
     /// The value.
-    pub fn value(&self) -> &str {
-        &self.value
+    pub fn value(&self) -> String {
+        self.buffer.lock()[..self.len].to_string()
     }
 }
 
 impl PartialEq for KvState {
     fn eq(&self, other: &KvState) -> bool {
-        Arc::ptr_eq(&self.value, &other.value)
-            || (self.hash == other.hash && self.value == other.value)
+        if self.len != other.len || self.hash != other.hash {
+            return false;
+        }
+        if Arc::ptr_eq(&self.buffer, &other.buffer) {
+            return true;
+        }
+        // Two buffers, locked in address order so that two threads never wait on each other.
+        let (first, second) = if Arc::as_ptr(&self.buffer) < Arc::as_ptr(&other.buffer) {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let first_buffer = first.buffer.lock();
+        let second_buffer = second.buffer.lock();
+        first_buffer.as_bytes()[..first.len] == second_buffer.as_bytes()[..second.len]
     }
 }
 
@@ -184,7 +225,7 @@ impl Model for KvModel {
 
     fn step(state: &KvState, op: &KvOp) -> (bool, KvState) {
         match op {
-            KvOp::Get { value, .. } => (*state.value == **value, state.clone()),
+            KvOp::Get { value, .. } => (state.holds(value), state.clone()),
             KvOp::Put { value, .. } => (true, KvState::new(value)),
             KvOp::Append { value, .. } => (true, state.appended(value)),
         }
@@ -199,7 +240,7 @@ impl Model for KvModel {
     }
 
     fn describe_state(state: &KvState) -> String {
-        shown(state.value())
+        shown(&state.value())
     }
 }
 
@@ -345,6 +386,33 @@ mod tests {
         assert_eq!(built.hash, fresh.hash);
         assert_ne!(built, KvState::new("x 0 0 yx 0 1 y"));
         assert_ne!(KvModel::init(), KvState::new("a"));
+    }
+
+    /// States that branch from one state, as the checker's backtracking makes them, each keep
+    /// their own value, whichever order they are made in.
+    #[test]
+    fn branching_appends_keep_their_own_values() {
+        let base = KvState::new("a");
+        let ab = base.appended("b");
+        let abc = ab.appended("c");
+        let ab_again = base.appended("b"); // shares the buffer: the same bytes follow
+        let ax = base.appended("x"); // differs from what follows: a buffer of its own
+        let abd = ab_again.appended("d");
+        for (state, value) in [
+            (&base, "a"),
+            (&ab, "ab"),
+            (&abc, "abc"),
+            (&ab_again, "ab"),
+            (&ax, "ax"),
+            (&abd, "abd"),
+        ] {
+            assert_eq!(state.value(), value);
+            assert!(state.holds(value));
+            assert_eq!(*state, KvState::new(value), "{value}");
+        }
+        assert!(Arc::ptr_eq(&ab.buffer, &ab_again.buffer));
+        assert!(!Arc::ptr_eq(&ab.buffer, &ax.buffer));
+        assert!(!abc.holds("abd") && !abc.holds("ab"));
     }
 
     /// Concurrent operations on two keys, with a Get that overlaps the Append it sees.
