@@ -101,6 +101,10 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ),
     ("benches", "benchmarks of a finished Raft"),
     (
+        "storage",
+        "the real cluster's disk journal, not part of the labs",
+    ),
+    (
         "kvraft/benches",
         "benchmarks of a finished key/value service",
     ),
@@ -124,7 +128,7 @@ const TESTS_LEFT_OUT: &[(&str, &str)] = &[(
 /// The manifests a skeleton rewrites, each with what it must no longer speak of: the crate and
 /// the benchmarks left out.
 const MANIFEST_LEFT_OUT: &[(&str, &[&str])] = &[
-    ("Cargo.toml", &["demo", "bench"]),
+    ("Cargo.toml", &["demo", "storage", "bench"]),
     ("kvraft/Cargo.toml", &["bench"]),
 ];
 
