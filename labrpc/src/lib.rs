@@ -17,6 +17,10 @@
 //!   a handler that panics makes the call panic on the caller's thread, naming the method,
 //!   the server and the handler's message.
 //!
+//! Outside the labs the same services run on real sockets: [`Server::serve`] runs one call from
+//! its bytes (with an error, not a panic, for bytes that are not a call it has), and
+//! [`ClientEnd::over`] makes an end whose calls go over a [`Transport`].
+//!
 //! ```
 //! use labrpc::{Network, Server, Service};
 //!
@@ -40,5 +44,5 @@ mod network;
 mod pool;
 mod server;
 
-pub use network::{ClientEnd, Network};
-pub use server::{Server, Service};
+pub use network::{ClientEnd, Network, Transport};
+pub use server::{ServeError, Server, Service};

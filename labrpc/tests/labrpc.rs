@@ -543,3 +543,61 @@ fn cleanup_ends_waiting_calls_at_once() {
         "call waited {took:?} after cleanup"
     );
 }
+
+/// A transport that hands each call straight to a server's `serve`, as a real listener would
+/// after reading it off a socket; `garble` corrupts every reply on the way back.
+struct Direct {
+    server: Server,
+    garble: bool,
+}
+
+impl labrpc::Transport for Direct {
+    fn call(&self, svc_meth: &str, request: Vec<u8>) -> Option<Vec<u8>> {
+        let reply = self.server.serve(svc_meth, &request).ok()?;
+        Some(if self.garble { vec![0xff; 3] } else { reply })
+    }
+}
+
+fn echo_server() -> Server {
+    let mut service = Service::new("Echo");
+    service.add_method("Double", |x: u64| x * 2);
+    let server = Server::new();
+    server.add_service(service);
+    server
+}
+
+#[test]
+fn an_end_over_a_transport_calls_the_same_services() {
+    let server = echo_server();
+    let direct = Direct {
+        server: server.clone(),
+        garble: false,
+    };
+    let end = ClientEnd::over("remote-0", Arc::new(direct));
+    assert_eq!(end.name(), "remote-0");
+    assert_eq!(end.call::<u64, u64>("Echo.Double", &21), Some(42));
+    // Input from another process never panics: an unknown method, bad arguments and a reply
+    // that does not decode are each no reply.
+    assert_eq!(end.call::<u64, u64>("Echo.Triple", &1), None);
+    assert_eq!(end.call::<String, u64>("Echo.Double", &"x".repeat(3)), None);
+    let garbled = ClientEnd::over(
+        "remote-1",
+        Arc::new(Direct {
+            server: server.clone(),
+            garble: true,
+        }),
+    );
+    assert_eq!(garbled.call::<u64, u64>("Echo.Double", &1), None);
+    assert_eq!(server.get_count(), 4);
+}
+
+#[test]
+#[should_panic(expected = "labrpc: Echo.Double: arguments of the wrong type")]
+fn arguments_of_the_wrong_type_are_a_panic_on_the_simulated_network() {
+    let net = Network::new();
+    net.add_server("s", echo_server());
+    let end = net.make_end("e");
+    net.connect("e", "s");
+    net.enable("e", true);
+    let _: Option<u64> = end.call("Echo.Double", &"not a number".to_string());
+}
