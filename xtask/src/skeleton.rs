@@ -105,6 +105,10 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "the real cluster's disk journal, not part of the labs",
     ),
     (
+        "netrpc",
+        "the real cluster's calls over TCP, not part of the labs",
+    ),
+    (
         "kvraft/benches",
         "benchmarks of a finished key/value service",
     ),
@@ -128,7 +132,7 @@ const TESTS_LEFT_OUT: &[(&str, &str)] = &[(
 /// The manifests a skeleton rewrites, each with what it must no longer speak of: the crate and
 /// the benchmarks left out.
 const MANIFEST_LEFT_OUT: &[(&str, &[&str])] = &[
-    ("Cargo.toml", &["demo", "storage", "bench"]),
+    ("Cargo.toml", &["demo", "netrpc", "storage", "bench"]),
     ("kvraft/Cargo.toml", &["bench"]),
 ];
 

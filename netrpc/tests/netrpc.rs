@@ -1,0 +1,235 @@
+//! netrpc on loopback: calls, bad input on the wire, the bounds, restarts, and Raft itself
+//! electing and agreeing over TCP with no change to its code.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use labrpc::{ClientEnd, Server, Service};
+use netrpc::{Connection, Limits, Listener};
+
+fn echo_server() -> Server {
+    let mut service = Service::new("Echo");
+    service.add_method("Double", |x: u64| x * 2);
+    service.add_method("Sleep", |ms: u64| {
+        thread::sleep(Duration::from_millis(ms));
+        ms
+    });
+    let server = Server::new();
+    server.add_service(service);
+    server
+}
+
+fn listen(limits: Limits) -> (Listener, ClientEnd) {
+    let listener = Listener::bind("127.0.0.1:0", echo_server(), limits).expect("binds");
+    let end = end_to(&listener);
+    (listener, end)
+}
+
+fn end_to(listener: &Listener) -> ClientEnd {
+    let addr = listener.local_addr().to_string();
+    ClientEnd::over(&addr, Arc::new(Connection::new(&addr)))
+}
+
+#[test]
+fn calls_from_many_threads_share_one_connection() {
+    let (listener, end) = listen(Limits::default());
+    let workers: Vec<_> = (0..8u64)
+        .map(|t| {
+            let end = end.clone();
+            thread::spawn(move || {
+                for i in 0..500 {
+                    let x = t * 1000 + i;
+                    assert_eq!(end.call::<u64, u64>("Echo.Double", &x), Some(2 * x));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("no call failed");
+    }
+    assert_eq!(
+        end.call::<u64, u64>("Echo.Triple", &1),
+        None,
+        "unknown method"
+    );
+    listener.shutdown();
+}
+
+/// Each kind of garbage gets its connection closed, and the listener serves on.
+#[test]
+fn bad_input_on_the_wire_closes_only_its_connection() {
+    let (listener, end) = listen(Limits::default());
+    let addr = listener.local_addr();
+    let idle = TcpStream::connect(addr).expect("connects"); // connects and never sends
+    let garbage: [&[u8]; 4] = [
+        &[0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8], // a length, then bytes that do not decode
+        &[0xff, 0xff, 0xff, 0x7f],                         // a length claiming 2 GiB
+        &[40, 0, 0, 0, 1, 2, 3],                           // a frame cut short
+        &[1, 2],                                           // a length cut short
+    ];
+    for bytes in garbage {
+        let mut stream = TcpStream::connect(addr).expect("connects");
+        stream.write_all(bytes).expect("sends");
+        stream
+            .shutdown(std::net::Shutdown::Write)
+            .expect("half-closes");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("sets a timeout");
+        let mut rest = Vec::new();
+        let closed = stream.read_to_end(&mut rest);
+        assert!(
+            matches!(closed, Ok(0)),
+            "closed without a reply: {closed:?} {rest:?}"
+        );
+    }
+    // A valid call of a method the server does not have: an error, and the connection lives.
+    assert_eq!(end.call::<u64, u64>("Nope.Nothing", &1), None);
+    assert_eq!(end.call::<u64, u64>("Echo.Double", &4), Some(8));
+    drop(idle);
+    listener.shutdown();
+}
+
+#[test]
+fn calls_past_the_limit_are_refused_at_once() {
+    let limits = Limits {
+        max_in_flight: 1,
+        ..Limits::default()
+    };
+    let server = echo_server();
+    let listener = Listener::bind("127.0.0.1:0", server.clone(), limits).expect("binds");
+    let end = end_to(&listener);
+    let slow = {
+        let end = end.clone();
+        thread::spawn(move || end.call::<u64, u64>("Echo.Sleep", &800))
+    };
+    while server.get_count() == 0 {
+        thread::sleep(Duration::from_millis(5)); // until the slow call is running
+    }
+    let t0 = Instant::now();
+    assert_eq!(end.call::<u64, u64>("Echo.Double", &1), None, "busy");
+    assert!(t0.elapsed() < Duration::from_millis(700), "refused at once");
+    assert_eq!(slow.join().expect("no panic"), Some(800));
+    assert_eq!(
+        end.call::<u64, u64>("Echo.Double", &1),
+        Some(2),
+        "free again"
+    );
+    listener.shutdown();
+}
+
+#[test]
+fn a_call_that_outlives_its_deadline_is_lost() {
+    let (listener, end) = listen(Limits::default());
+    let t0 = Instant::now();
+    assert_eq!(end.call::<u64, u64>("Echo.Sleep", &3000), None);
+    let waited = t0.elapsed();
+    assert!(
+        waited >= netrpc::deadline("Echo.Sleep") && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    listener.shutdown();
+}
+
+#[test]
+fn a_busy_port_is_a_clear_error() {
+    let (listener, _) = listen(Limits::default());
+    let addr = listener.local_addr().to_string();
+    let err = Listener::bind(&addr, echo_server(), Limits::default())
+        .err()
+        .expect("the port is taken");
+    let message = err.to_string();
+    assert!(message.contains(&addr), "{message}");
+    assert!(
+        message.contains("another process is listening there"),
+        "{message}"
+    );
+    let err = Listener::bind("not-an-address", echo_server(), Limits::default())
+        .err()
+        .expect("not an address");
+    assert!(err.to_string().contains("not-an-address"), "{err}");
+    listener.shutdown();
+}
+
+#[test]
+fn a_caller_reconnects_to_a_restarted_server() {
+    let (listener, end) = listen(Limits::default());
+    let addr = listener.local_addr().to_string();
+    assert_eq!(end.call::<u64, u64>("Echo.Double", &1), Some(2));
+    listener.shutdown();
+    assert_eq!(
+        end.call::<u64, u64>("Echo.Double", &1),
+        None,
+        "the server is gone"
+    );
+    let listener = Listener::bind(&addr, echo_server(), Limits::default()).expect("binds again");
+    let t0 = Instant::now();
+    while end.call::<u64, u64>("Echo.Double", &3) != Some(6) {
+        assert!(t0.elapsed() < Duration::from_secs(5), "never reconnected");
+        thread::sleep(netrpc::RECONNECT_PAUSE);
+    }
+    listener.shutdown();
+}
+
+/// Three Raft peers, each with its service on a listener and its ends over TCP: they elect a
+/// leader and agree on commands, with no change to Raft.
+#[test]
+fn raft_elects_and_agrees_over_tcp() {
+    let n = 3;
+    let servers: Vec<Server> = (0..n).map(|_| Server::new()).collect();
+    let listeners: Vec<Listener> = servers
+        .iter()
+        .map(|server| Listener::bind("127.0.0.1:0", server.clone(), Limits::default()).unwrap())
+        .collect();
+    let addrs: Vec<String> = listeners
+        .iter()
+        .map(|l| l.local_addr().to_string())
+        .collect();
+    let mut rafts = Vec::new();
+    let mut applies = Vec::new();
+    for (me, server) in servers.iter().enumerate() {
+        let ends = addrs
+            .iter()
+            .map(|addr| ClientEnd::over(addr, Arc::new(Connection::new(addr))))
+            .collect();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let raft = raft::Raft::make(ends, me, Arc::new(raft::Persister::new()), tx);
+        server.add_service(raft.service());
+        rafts.push(raft);
+        applies.push(rx);
+    }
+    let t0 = Instant::now();
+    let (leader, index) = loop {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no leader");
+        let leading = rafts.iter().enumerate().find_map(|(i, rf)| {
+            let (index, _, is_leader) = rf.start(b"first".to_vec());
+            is_leader.then_some((i, index))
+        });
+        if let Some(found) = leading {
+            break found;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(rafts[leader].start(b"second".to_vec()).2, "still leader");
+    for rx in &applies {
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            match rx.recv_timeout(Duration::from_secs(10)).expect("applies") {
+                raft::ApplyMsg::Command {
+                    command, index: i, ..
+                } if i >= index => seen.push(command),
+                _ => {}
+            }
+        }
+        assert_eq!(seen, vec![b"first".to_vec(), b"second".to_vec()]);
+    }
+    for raft in &rafts {
+        raft.kill();
+    }
+    for listener in listeners {
+        listener.shutdown();
+    }
+}
