@@ -45,4 +45,5 @@ mod pool;
 mod server;
 
 pub use network::{ClientEnd, Network, Transport};
+pub use pool::Pool;
 pub use server::{ServeError, Server, Service};

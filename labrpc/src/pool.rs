@@ -16,15 +16,23 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Job = Box<dyn FnOnce() + Send>;
 
-pub(crate) struct Pool {
+/// A cached pool of threads; see the module doc.
+pub struct Pool {
     jobs: Sender<Job>,
     queue: Receiver<Job>,
     /// Workers waiting for a job, minus the jobs already promised to them.
     idle: Arc<AtomicUsize>,
 }
 
+impl Default for Pool {
+    fn default() -> Pool {
+        Pool::new()
+    }
+}
+
 impl Pool {
-    pub(crate) fn new() -> Pool {
+    /// A pool with no threads yet.
+    pub fn new() -> Pool {
         let (jobs, queue) = crossbeam_channel::unbounded();
         Pool {
             jobs,
@@ -34,7 +42,7 @@ impl Pool {
     }
 
     /// Runs `job` on a worker thread at once.
-    pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
+    pub fn execute(&self, job: impl FnOnce() + Send + 'static) {
         let job: Job = Box::new(job);
         // Claim an idle worker; it is then bound to take the next job off the queue.
         let claimed = self
