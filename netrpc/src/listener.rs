@@ -53,6 +53,16 @@ pub struct BindError {
     source: io::Error,
 }
 
+impl BindError {
+    /// `source`, from listening on `addr`.
+    pub fn new(addr: &str, source: io::Error) -> BindError {
+        BindError {
+            addr: addr.to_string(),
+            source,
+        }
+    }
+}
+
 impl std::fmt::Display for BindError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hint = match self.source.kind() {
@@ -91,11 +101,27 @@ impl Listener {
     /// Listens on `addr` (such as `127.0.0.1:7000`, or port 0 for any free port) and serves
     /// `server`'s services to whoever connects.
     pub fn bind(addr: &str, server: Server, limits: Limits) -> Result<Listener, BindError> {
-        let bind_error = |source| BindError {
+        let listener = TcpListener::bind(addr).map_err(|source| BindError {
             addr: addr.to_string(),
             source,
+        })?;
+        Listener::serve(listener, server, limits)
+    }
+
+    /// Serves `server` on a socket already bound (so that a caller can learn every port
+    /// before it starts anything).
+    pub fn serve(
+        listener: TcpListener,
+        server: Server,
+        limits: Limits,
+    ) -> Result<Listener, BindError> {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "a socket".to_string(), |a| a.to_string());
+        let bind_error = |source| BindError {
+            addr: addr.clone(),
+            source,
         };
-        let listener = TcpListener::bind(addr).map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
         let shared = Arc::new(Shared {
             server,

@@ -109,6 +109,10 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "the real cluster's calls over TCP, not part of the labs",
     ),
     (
+        "cluster",
+        "the real cluster's servers, not part of the labs",
+    ),
+    (
         "kvraft/benches",
         "benchmarks of a finished key/value service",
     ),
@@ -132,7 +136,10 @@ const TESTS_LEFT_OUT: &[(&str, &str)] = &[(
 /// The manifests a skeleton rewrites, each with what it must no longer speak of: the crate and
 /// the benchmarks left out.
 const MANIFEST_LEFT_OUT: &[(&str, &[&str])] = &[
-    ("Cargo.toml", &["demo", "netrpc", "storage", "bench"]),
+    (
+        "Cargo.toml",
+        &["cluster", "demo", "netrpc", "storage", "bench"],
+    ),
     ("kvraft/Cargo.toml", &["bench"]),
 ];
 
