@@ -109,7 +109,7 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "the real cluster's calls over TCP, not part of the labs",
     ),
     (
-        "cluster",
+        "realcluster",
         "the real cluster's servers, not part of the labs",
     ),
     (
@@ -138,7 +138,7 @@ const TESTS_LEFT_OUT: &[(&str, &str)] = &[(
 const MANIFEST_LEFT_OUT: &[(&str, &[&str])] = &[
     (
         "Cargo.toml",
-        &["cluster", "demo", "netrpc", "storage", "bench"],
+        &["demo", "netrpc", "realcluster", "storage", "bench"],
     ),
     ("kvraft/Cargo.toml", &["bench"]),
 ];

@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 
-use cluster::{Node, NodeConfig, StartError};
+use realcluster::{Node, NodeConfig, StartError};
 
 /// Three sockets bound on loopback (so every port is known before any server starts) and the
 /// configs that go with them, each with a fresh data directory.
@@ -43,7 +43,7 @@ fn a_cluster_on_disk_survives_restarting_every_server() {
     let (sockets, configs, root) = prepare("restart-all");
     let servers = configs[0].servers.clone();
     let mut nodes = start_all(sockets, &configs);
-    let mut ck = cluster::clerk(&servers);
+    let mut ck = realcluster::clerk(&servers);
     ck.put("a", "1");
     for i in 0..200 {
         ck.append("a", &format!(",{i}"));
@@ -62,7 +62,7 @@ fn a_cluster_on_disk_survives_restarting_every_server() {
         .iter()
         .map(|config| Node::start(config).expect("restarts from its directory"))
         .collect();
-    let mut ck = cluster::clerk(&servers);
+    let mut ck = realcluster::clerk(&servers);
     assert_eq!(ck.get("a"), expected, "nothing acknowledged was lost");
 
     // One server down (the leader, if it is one): the other two serve on.
