@@ -17,10 +17,32 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kvraft::{Clerk, KvServer};
-use labrpc::{ClientEnd, Server};
+use labrpc::{ClientEnd, Server, Service};
 use netrpc::{Connection, Limits, Listener};
 use raft::Persister;
+use serde::{Deserialize, Serialize};
 use storage::DiskJournal;
+
+/// What `Status.Get` reports of one server: its Raft peer and its persisted bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// The server's id.
+    pub me: usize,
+    /// Its Raft peer's current term.
+    pub term: u64,
+    /// Follower, Candidate or Leader.
+    pub role: String,
+    /// The index of its last log entry.
+    pub last_log_index: u64,
+    /// Its commit index.
+    pub commit_index: u64,
+    /// The last index its snapshot covers.
+    pub snapshot_index: u64,
+    /// Bytes of its saved Raft state.
+    pub raft_state_bytes: usize,
+    /// Bytes of its saved snapshot.
+    pub snapshot_bytes: usize,
+}
 
 /// What one server needs to know.
 #[derive(Debug, Clone)]
@@ -100,11 +122,12 @@ impl Node {
         let kv = KvServer::start(
             ends(&config.servers),
             config.me,
-            persister,
+            Arc::clone(&persister),
             config.maxraftstate,
         );
         server.add_service(kv.raft().service());
         server.add_service(kv.service());
+        server.add_service(status_service(config.me, kv.raft(), persister));
         log::info!(
             "cluster: server {} of {} serving on {} with its state in {}",
             config.me,
@@ -142,6 +165,30 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.halt();
     }
+}
+
+/// The `Status` service: `Status.Get` with `()` replies with a [`NodeStatus`].
+fn status_service(me: usize, raft: raft::Raft, persister: Arc<Persister>) -> Service {
+    let mut service = Service::new("Status");
+    service.add_method("Get", move |(): ()| {
+        let status = raft.status();
+        NodeStatus {
+            me,
+            term: status.term,
+            role: format!("{:?}", status.role),
+            last_log_index: status.last_log_index,
+            commit_index: status.commit_index,
+            snapshot_index: status.snapshot_index,
+            raft_state_bytes: persister.raft_state_size(),
+            snapshot_bytes: persister.snapshot_size(),
+        }
+    });
+    service
+}
+
+/// The status of the server at `addr`, or `None` if it does not answer.
+pub fn status(addr: &str) -> Option<NodeStatus> {
+    ClientEnd::over(addr, Arc::new(Connection::new(addr))).call("Status.Get", &())
 }
 
 /// A clerk of the cluster whose servers are at `servers`.
