@@ -6,11 +6,14 @@
 //! - `cargo xtask logs [FILE|-] [-c N] [--just TOPICS] [--ignore TOPICS] [--no-color]
 //!   [--width W]` lays a Raft log out by peer, in colour (`logs/`).
 //! - `cargo xtask skeleton --out DIR [--from PART]` writes the student skeleton (`skeleton.rs`).
+//! - `cargo xtask cluster up|status|down` runs a real key/value cluster on loopback in the
+//!   background (`cluster.rs`).
 //! - `cargo xtask completions SHELL` prints a completion script for `cargo-xtask`.
 //!
 //! The options are clap structs, one per command, each beside the code that uses it; `cargo
 //! xtask help COMMAND` (or `COMMAND --help`) describes them.
 
+mod cluster;
 mod logs;
 mod skeleton;
 mod stress;
@@ -32,6 +35,7 @@ enum Command {
     Stress(stress::Options),
     Logs(logs::Options),
     Skeleton(skeleton::Options),
+    Cluster(cluster::Options),
     /// Prints a completion script for a shell: bash, zsh, fish, elvish or powershell.
     ///
     /// Cargo's own completion offers `cargo xtask` but not what follows it; for this script,
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Command::Stress(o) => stress::run(o),
         Command::Logs(o) => logs::run(o),
         Command::Skeleton(o) => skeleton::run(o),
+        Command::Cluster(o) => cluster::run(o),
         Command::Completions { shell } => {
             let mut cli = Cli::command();
             clap_complete::generate(shell, &mut cli, "cargo-xtask", &mut std::io::stdout());
