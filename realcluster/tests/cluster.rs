@@ -10,7 +10,9 @@ use realcluster::{Node, NodeConfig, StartError};
 /// Three sockets bound on loopback (so every port is known before any server starts) and the
 /// configs that go with them, each with a fresh data directory.
 fn prepare(test: &str) -> (Vec<TcpListener>, Vec<NodeConfig>, PathBuf) {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(test);
+    // One directory per process: the stress runner runs copies of a test side by side.
+    let root =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let sockets: Vec<TcpListener> = (0..3)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("binds on loopback"))
@@ -41,6 +43,7 @@ fn start_all(sockets: Vec<TcpListener>, configs: &[NodeConfig]) -> Vec<Option<No
 #[test]
 fn a_cluster_on_disk_survives_restarting_every_server() {
     let (sockets, configs, root) = prepare("restart-all");
+    let _cleanup = RemoveOnDrop(root.clone());
     let servers = configs[0].servers.clone();
     let mut nodes = start_all(sockets, &configs);
     let mut ck = realcluster::clerk(&servers);
@@ -74,12 +77,12 @@ fn a_cluster_on_disk_survives_restarting_every_server() {
     ck.append("a", ",after");
     assert_eq!(ck.get("a"), format!("{expected},after"));
     drop(nodes);
-    std::fs::remove_dir_all(&root).expect("cleans up");
 }
 
 #[test]
 fn starting_wrongly_says_what_is_wrong() {
     let (sockets, configs, root) = prepare("start-errors");
+    let _cleanup = RemoveOnDrop(root.clone());
     let mut wrong = configs[0].clone();
     wrong.me = 3;
     let err = Node::start(&wrong).err().expect("no such member");
@@ -105,5 +108,13 @@ fn starting_wrongly_says_what_is_wrong() {
         "{err}"
     );
     running.stop();
-    std::fs::remove_dir_all(&root).expect("cleans up");
+}
+
+/// Deletes a test's directory when dropped, a failed test's included.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -93,9 +93,12 @@ impl Drop for Servers {
 
 #[test]
 fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("processes");
+    // One directory per process: the stress runner runs copies of a test side by side.
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("processes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("creates the test's directory");
+    let _cleanup = RemoveOnDrop(root.clone());
     let mut servers = Servers::start(&root);
     let addrs = servers.addrs.clone();
 
@@ -183,5 +186,14 @@ fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
         &log.read(),
     );
     drop(servers);
-    std::fs::remove_dir_all(&root).expect("cleans up");
+}
+
+/// Deletes a directory when dropped, a failed test's included (the servers are stopped first:
+/// `Servers` is declared after it, so it is dropped before it).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
