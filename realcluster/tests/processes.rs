@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use tester::linearizability::{self, KvOp, OpLog};
 
 const SERVERS: usize = 3;
@@ -20,6 +21,9 @@ const CLIENTS: u32 = 3;
 const RUN: Duration = Duration::from_secs(8);
 /// Time between kills.
 const KILL_EVERY: Duration = Duration::from_millis(1500);
+/// A run that takes longer than this has hung (a clerk retries for ever when no server
+/// answers): the watchdog stops the servers, deletes the directory and fails the test.
+const HUNG: Duration = Duration::from_secs(120);
 
 /// The servers' processes, killed when dropped.
 struct Servers {
@@ -99,8 +103,11 @@ fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("creates the test's directory");
     let _cleanup = RemoveOnDrop(root.clone());
-    let mut servers = Servers::start(&root);
-    let addrs = servers.addrs.clone();
+    let servers = Arc::new(Mutex::new(Servers::start(&root)));
+    let addrs = servers.lock().addrs.clone();
+    let _stop = StopOnDrop(Arc::clone(&servers));
+    let finished = Arc::new(AtomicBool::new(false));
+    watchdog(Arc::clone(&servers), root.clone(), Arc::clone(&finished));
 
     let log = Arc::new(OpLog::new());
     let done = Arc::new(AtomicBool::new(false));
@@ -136,11 +143,12 @@ fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
     let mut kills = 0;
     while t0.elapsed() < RUN {
         thread::sleep(KILL_EVERY);
-        if let Some(leader) = servers.leader() {
-            servers.kill(leader);
+        let leader = servers.lock().leader();
+        if let Some(leader) = leader {
+            servers.lock().kill(leader);
             kills += 1;
             thread::sleep(Duration::from_millis(300));
-            servers.spawn(leader);
+            servers.lock().spawn(leader);
         }
     }
     done.store(true, Ordering::Relaxed);
@@ -151,11 +159,14 @@ fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
     assert!(kills >= 3, "the test killed only {kills} leaders");
 
     // Every server stops, then all restart from their directories alone.
-    for i in 0..SERVERS {
-        servers.kill(i);
-    }
-    for i in 0..SERVERS {
-        servers.spawn(i);
+    {
+        let mut servers = servers.lock();
+        for i in 0..SERVERS {
+            servers.kill(i);
+        }
+        for i in 0..SERVERS {
+            servers.spawn(i);
+        }
     }
     let mut ck = realcluster::clerk(&addrs);
     for (cli, (key, acknowledged)) in results.iter().enumerate() {
@@ -185,11 +196,44 @@ fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
         "killing_leaders_with_sigkill_loses_no_acknowledged_write",
         &log.read(),
     );
-    drop(servers);
+    finished.store(true, Ordering::Relaxed);
 }
 
-/// Deletes a directory when dropped, a failed test's included (the servers are stopped first:
-/// `Servers` is declared after it, so it is dropped before it).
+/// Stops every server when dropped, a failed test's included (the watchdog holds the servers
+/// too, so their own `Drop` would come too late). Declared after [`RemoveOnDrop`], so dropped
+/// before it.
+struct StopOnDrop(Arc<Mutex<Servers>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let mut servers = self.0.lock();
+        for i in 0..SERVERS {
+            servers.kill(i);
+        }
+    }
+}
+
+/// Fails the test, after stopping every server and deleting `root`, if it has not finished
+/// within [`HUNG`].
+fn watchdog(servers: Arc<Mutex<Servers>>, root: PathBuf, finished: Arc<AtomicBool>) {
+    thread::spawn(move || {
+        let t0 = Instant::now();
+        while !finished.load(Ordering::Relaxed) {
+            if t0.elapsed() > HUNG {
+                let mut servers = servers.lock();
+                for i in 0..SERVERS {
+                    servers.kill(i);
+                }
+                let _ = std::fs::remove_dir_all(&root);
+                eprintln!("the test hung for {HUNG:?}: servers stopped, directory deleted");
+                std::process::exit(101);
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+/// Deletes a directory when dropped, a failed test's included.
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
