@@ -1,10 +1,17 @@
-//! The real binaries as real processes on loopback: clients append while the test kills the
-//! leader with SIGKILL and restarts it, over and over; then every acknowledged append is in
-//! place, once and in order, the history is linearizable (lab 4's porcupine check), and a full
-//! restart of every server from its directory loses nothing. The test stops every process it
-//! started and deletes its directory, whatever happens.
+//! The real binaries as real processes on loopback: clients append while the test, in turn,
+//! kills the leader with SIGKILL and restarts it, cuts the leader off from the other servers,
+//! and cuts one follower off; then every acknowledged append is in place, once and in order,
+//! the history is linearizable (lab 4's porcupine check), and a full restart of every server
+//! from its directory loses nothing. The test stops every process it started and deletes its
+//! directory, whatever happens.
+//!
+//! Partitions need no privileges: server `i` reaches server `j` through a TCP proxy of the
+//! test's for the link `i -> j`, which the test can cut (closing its connections and refusing
+//! new ones) and heal. Clients reach every server directly, so a clerk can still call a leader
+//! that has been cut off, which must then fail to commit rather than answer.
 
-use std::net::TcpListener;
+use std::io;
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,10 +24,10 @@ use tester::linearizability::{self, KvOp, OpLog};
 
 const SERVERS: usize = 3;
 const CLIENTS: u32 = 3;
-/// How long the clients run while leaders are killed.
-const RUN: Duration = Duration::from_secs(8);
-/// Time between kills.
-const KILL_EVERY: Duration = Duration::from_millis(1500);
+/// How long the clients run while the faults come.
+const RUN: Duration = Duration::from_secs(12);
+/// Time between faults.
+const FAULT_EVERY: Duration = Duration::from_millis(1000);
 /// A run that takes longer than this has hung (a clerk retries for ever when no server
 /// answers): the watchdog stops the servers, deletes the directory and fails the test.
 const HUNG: Duration = Duration::from_secs(120);
@@ -28,8 +35,70 @@ const HUNG: Duration = Duration::from_secs(120);
 /// The servers' processes, killed when dropped.
 struct Servers {
     addrs: Vec<String>,
+    /// `proxies[i][j]`: the link from server `i` to server `j` (`None` for `i == j`).
+    proxies: Vec<Vec<Option<Proxy>>>,
     root: PathBuf,
     children: Vec<Option<Child>>,
+}
+
+/// A TCP proxy for one link between servers, which can be cut and healed.
+struct Proxy {
+    addr: String,
+    cut: Arc<AtomicBool>,
+    /// The streams of the connections it carries, to close them when it is cut.
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(to: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binds on loopback");
+        let addr = listener.local_addr().expect("bound").to_string();
+        let cut = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (cut_for_accept, open_for_accept) = (Arc::clone(&cut), Arc::clone(&open));
+        thread::spawn(move || {
+            for inbound in listener.incoming() {
+                let Ok(inbound) = inbound else { continue };
+                if cut_for_accept.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let Ok(outbound) = TcpStream::connect(&to) else {
+                    continue;
+                };
+                let mut open = open_for_accept.lock();
+                for stream in [&inbound, &outbound] {
+                    if let Ok(clone) = stream.try_clone() {
+                        open.push(clone);
+                    }
+                }
+                drop(open);
+                pipe(&inbound, &outbound);
+                pipe(&outbound, &inbound);
+            }
+        });
+        Proxy { addr, cut, open }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::SeqCst);
+        if cut {
+            for stream in self.open.lock().drain(..) {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// Copies `from` to `to` on a thread of its own until either closes.
+fn pipe(from: &TcpStream, to: &TcpStream) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    thread::spawn(move || {
+        let _ = io::copy(&mut from, &mut to);
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
 }
 
 impl Servers {
@@ -40,9 +109,17 @@ impl Servers {
                 let socket = TcpListener::bind("127.0.0.1:0").expect("binds on loopback");
                 socket.local_addr().expect("bound").to_string()
             })
+            .collect::<Vec<String>>();
+        let proxies = (0..SERVERS)
+            .map(|i| {
+                (0..SERVERS)
+                    .map(|j| (i != j).then(|| Proxy::start(addrs[j].clone())))
+                    .collect()
+            })
             .collect();
         let mut servers = Servers {
             addrs,
+            proxies,
             root: root.to_path_buf(),
             children: (0..SERVERS).map(|_| None).collect(),
         };
@@ -58,8 +135,15 @@ impl Servers {
             .append(true)
             .open(self.root.join(format!("kv-{i}.log")))
             .expect("opens the server's log");
+        // Its own address, and the others through the proxies of its links.
+        let view: Vec<&str> = (0..SERVERS)
+            .map(|j| match &self.proxies[i][j] {
+                Some(proxy) => proxy.addr.as_str(),
+                None => self.addrs[i].as_str(),
+            })
+            .collect();
         let child = Command::new(env!("CARGO_BIN_EXE_kvserver"))
-            .args(["--me", &i.to_string(), "--servers", &self.addrs.join(",")])
+            .args(["--me", &i.to_string(), "--servers", &view.join(",")])
             .arg("--data")
             .arg(self.root.join(format!("kv-{i}")))
             .args(["--maxraftstate", "4096"])
@@ -76,6 +160,18 @@ impl Servers {
         if let Some(mut child) = self.children[i].take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Cuts (or heals) every link to and from server `i`.
+    fn isolate(&self, i: usize, cut: bool) {
+        for j in (0..SERVERS).filter(|&j| j != i) {
+            for proxy in [&self.proxies[i][j], &self.proxies[j][i]]
+                .into_iter()
+                .flatten()
+            {
+                proxy.set_cut(cut);
+            }
         }
     }
 
@@ -96,7 +192,7 @@ impl Drop for Servers {
 }
 
 #[test]
-fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
+fn sigkill_and_partitions_lose_no_acknowledged_write() {
     // One directory per process: the stress runner runs copies of a test side by side.
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("processes-{}", std::process::id()));
@@ -140,23 +236,43 @@ fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
         .collect();
 
     let t0 = Instant::now();
-    let mut kills = 0;
+    let mut faults = [0; 3]; // leaders killed, leaders cut off, followers cut off
+    let mut round = 0;
     while t0.elapsed() < RUN {
-        thread::sleep(KILL_EVERY);
-        let leader = servers.lock().leader();
-        if let Some(leader) = leader {
-            servers.lock().kill(leader);
-            kills += 1;
-            thread::sleep(Duration::from_millis(300));
-            servers.lock().spawn(leader);
+        thread::sleep(FAULT_EVERY);
+        let Some(leader) = servers.lock().leader() else {
+            continue;
+        };
+        match round % 3 {
+            0 => {
+                servers.lock().kill(leader);
+                thread::sleep(Duration::from_millis(300));
+                servers.lock().spawn(leader);
+            }
+            1 => {
+                servers.lock().isolate(leader, true);
+                thread::sleep(Duration::from_millis(1000));
+                servers.lock().isolate(leader, false);
+            }
+            _ => {
+                let follower = (leader + 1) % SERVERS;
+                servers.lock().isolate(follower, true);
+                thread::sleep(Duration::from_millis(1000));
+                servers.lock().isolate(follower, false);
+            }
         }
+        faults[round % 3] += 1;
+        round += 1;
     }
     done.store(true, Ordering::Relaxed);
     let results: Vec<(String, u32)> = clients
         .into_iter()
         .map(|c| c.join().expect("a client thread"))
         .collect();
-    assert!(kills >= 3, "the test killed only {kills} leaders");
+    assert!(
+        faults.iter().all(|&n| n >= 1),
+        "leaders killed, leaders cut off, followers cut off: {faults:?}"
+    );
 
     // Every server stops, then all restart from their directories alone.
     {
@@ -193,7 +309,7 @@ fn killing_leaders_with_sigkill_loses_no_acknowledged_write() {
         );
     }
     linearizability::assert_linearizable(
-        "killing_leaders_with_sigkill_loses_no_acknowledged_write",
+        "sigkill_and_partitions_lose_no_acknowledged_write",
         &log.read(),
     );
     finished.store(true, Ordering::Relaxed);
