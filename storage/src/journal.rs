@@ -177,7 +177,7 @@ impl DiskJournal {
         &self.dir
     }
 
-    /// Appends `record` and syncs it, then rewrites the log if it has grown too long.
+    /// Appends `record` and syncs it.
     fn append(&mut self, record: Record<'_>) -> io::Result<()> {
         let mut bytes = Vec::new();
         record::encode(record, &mut bytes);
@@ -185,23 +185,25 @@ impl DiskJournal {
         self.faults.step()?;
         self.log.sync_data()?;
         self.log_len += bytes.len() as u64;
-        if self.log_len > (COMPACT_FACTOR * self.state_len).max(COMPACT_MIN) {
-            self.compact()?;
-        }
         Ok(())
     }
 
-    /// Rewrites the log as the two records that give its state: a whole record naming the
-    /// snapshot, with an empty state, and the head and body as parts (keeping the split the
-    /// persister's next save counts on).
-    fn compact(&mut self) -> io::Result<()> {
+    /// Rewrites the log as the two records that give its state, once it has grown past
+    /// [`COMPACT_FACTOR`] times the state: a whole record naming the snapshot, with an empty
+    /// state, and the head and body as parts (keeping the split the persister's next save
+    /// counts on). The state comes from the log itself, so it is exactly what a reopen would
+    /// find.
+    fn compact_if_due(&mut self) -> io::Result<()> {
+        if self.log_len <= (COMPACT_FACTOR * self.state_len).max(COMPACT_MIN) {
+            return Ok(());
+        }
         let path = self.dir.join(LOG_FILE);
         let replayed =
             record::replay(&fs::read(&path)?).map_err(|what| io::Error::other(what.clone()))?;
         let mut bytes = record::LOG_MAGIC.to_vec();
         record::encode(
             Record::Whole {
-                snapshot: self.snapshot,
+                snapshot: replayed.snapshot,
                 state: &[],
             },
             &mut bytes,
@@ -242,7 +244,7 @@ impl Journal for DiskJournal {
             self.faults.step()?;
             fs::remove_file(self.dir.join(snapshot_name(old)))?;
         }
-        Ok(())
+        self.compact_if_due()
     }
 
     fn save_raft_state_in_parts(
@@ -257,7 +259,7 @@ impl Journal for DiskJournal {
             tail,
         })?;
         self.state_len = (head.len() + keep + tail.len()) as u64;
-        Ok(())
+        self.compact_if_due()
     }
 
     fn location(&self) -> String {
@@ -495,6 +497,27 @@ mod tests {
         let (restored, _) = DiskJournal::open(&dir).unwrap();
         assert_eq!(restored.body.len(), 1001);
         assert_eq!(restored.body[1000], b'z');
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A save with a new snapshot that tips the log over the limit: the compacted log names
+    /// the new snapshot, not the one the save removed.
+    #[test]
+    fn a_compaction_during_a_snapshot_save_keeps_the_new_snapshot() {
+        let dir = tempdir("compact-snapshot");
+        let (_, mut journal) = DiskJournal::open(&dir).unwrap();
+        journal.save(b"s", b"old snapshot").unwrap();
+        let head = [1u8; 10_000];
+        while journal.log_len + 20_000 < COMPACT_MIN {
+            journal.save_raft_state_in_parts(&head, 0, &[]).unwrap();
+        }
+        let state = [2u8; 30_000];
+        journal.save(&state, b"new snapshot").unwrap();
+        assert!(journal.log_len < COMPACT_MIN, "the save compacted the log");
+        drop(journal);
+        let (restored, _) = DiskJournal::open(&dir).unwrap();
+        assert_eq!(restored.snapshot, b"new snapshot");
+        assert_eq!(restored.head, state);
         fs::remove_dir_all(&dir).unwrap();
     }
 
