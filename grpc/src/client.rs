@@ -1,0 +1,181 @@
+//! The calling side, for blocking code: [`KvClient`] for the KV service, [`PeerTransport`] for
+//! the peer service. Calls from every client in a process run on one small runtime, started
+//! with the first client; a blocking caller waits for its call's future there.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Code, Request, Status};
+
+use crate::MAX_MESSAGE;
+use crate::kv::kv_client::KvClient as KvStub;
+use crate::kv::{
+    GetReply, GetRequest, PutAppendReply, PutAppendRequest, StatusReply, StatusRequest,
+};
+use crate::peer::PeerCall;
+use crate::peer::peer_client::PeerClient as PeerStub;
+
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The runtime every client of this process calls on.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("grpc-client")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the gRPC client runtime: {e}"))
+    })
+}
+
+/// What a client needs for TLS: the CA that signed the servers' certificates, the name they
+/// carry, and (for servers that require one) a certificate of its own.
+#[derive(Clone, Debug)]
+pub struct ClientTls {
+    /// The CA's certificate, PEM.
+    pub ca_pem: Vec<u8>,
+    /// The name in the servers' certificates (such as `localhost`).
+    pub domain: String,
+    /// This client's certificate and key, PEM, if the servers ask for one.
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A lazily connected channel to `addr` (`host:port`); an error if `addr` is not one.
+fn channel(addr: &str, tls: Option<&ClientTls>) -> Result<Channel, String> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+        .map_err(|e| format!("{addr} is not an address: {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true);
+    if let Some(tls) = tls {
+        let mut config = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&tls.ca_pem))
+            .domain_name(tls.domain.clone());
+        if let Some((cert, key)) = &tls.identity {
+            config = config.identity(Identity::from_pem(cert, key));
+        }
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|e| format!("TLS for {addr}: {e}"))?;
+    }
+    let _entered = runtime().enter();
+    Ok(endpoint.connect_lazy())
+}
+
+/// Waits for `call` with a deadline: the call's own (sent to the server as `grpc-timeout`) and
+/// a local one, should the server not honour it.
+fn blocking<T>(
+    deadline: Duration,
+    call: impl Future<Output = Result<tonic::Response<T>, Status>>,
+) -> Result<T, Status> {
+    runtime().block_on(async {
+        match tokio::time::timeout(deadline, call).await {
+            Ok(reply) => reply.map(tonic::Response::into_inner),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "no reply within {deadline:?}"
+            ))),
+        }
+    })
+}
+
+fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(deadline);
+    request
+}
+
+/// A client of one server's KV service. Cheap to clone; calls block.
+#[derive(Clone)]
+pub struct KvClient {
+    addr: String,
+    stub: KvStub<Channel>,
+}
+
+impl KvClient {
+    /// A client of the server at `addr`; nothing connects until the first call.
+    pub fn new(addr: &str, tls: Option<&ClientTls>) -> Result<KvClient, String> {
+        let stub = KvStub::new(channel(addr, tls)?)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        Ok(KvClient {
+            addr: addr.to_string(),
+            stub,
+        })
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// A `Get`, waiting at most `deadline`.
+    pub fn get(&self, request: GetRequest, deadline: Duration) -> Result<GetReply, Status> {
+        let mut stub = self.stub.clone();
+        blocking(deadline, stub.get(with_deadline(request, deadline)))
+    }
+
+    /// A `Put` or `Append`, waiting at most `deadline`.
+    pub fn put_append(
+        &self,
+        request: PutAppendRequest,
+        deadline: Duration,
+    ) -> Result<PutAppendReply, Status> {
+        let mut stub = self.stub.clone();
+        blocking(deadline, stub.put_append(with_deadline(request, deadline)))
+    }
+
+    /// The server's figures, waiting at most `deadline`.
+    pub fn status(&self, deadline: Duration) -> Result<StatusReply, Status> {
+        let mut stub = self.stub.clone();
+        blocking(
+            deadline,
+            stub.status(with_deadline(StatusRequest {}, deadline)),
+        )
+    }
+}
+
+/// Raft's calls to one peer over gRPC: a [`labrpc::Transport`], as netrpc's `Connection` is.
+pub struct PeerTransport {
+    addr: String,
+    stub: PeerStub<Channel>,
+    deadline: fn(&str) -> Duration,
+}
+
+impl PeerTransport {
+    /// Calls to the peer at `addr`, each waiting at most `deadline(method)`.
+    pub fn new(addr: &str, deadline: fn(&str) -> Duration) -> Result<PeerTransport, String> {
+        let stub = PeerStub::new(channel(addr, None)?)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        Ok(PeerTransport {
+            addr: addr.to_string(),
+            stub,
+            deadline,
+        })
+    }
+}
+
+impl labrpc::Transport for PeerTransport {
+    fn call(&self, svc_meth: &str, request: Vec<u8>) -> Option<Vec<u8>> {
+        let deadline = (self.deadline)(svc_meth);
+        let mut stub = self.stub.clone();
+        let call = PeerCall {
+            method: svc_meth.to_string(),
+            args: request,
+        };
+        match blocking(deadline, stub.call(with_deadline(call, deadline))) {
+            Ok(reply) => Some(reply.reply),
+            Err(status) => {
+                if !matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) {
+                    log::warn!("grpc: {}: {svc_meth}: {}", self.addr, status.message());
+                }
+                None
+            }
+        }
+    }
+}

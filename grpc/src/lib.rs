@@ -1,0 +1,35 @@
+//! The real cluster's gRPC transport: tonic and its tokio runtime, kept inside this crate so
+//! that everything else stays synchronous.
+//!
+//! - [`kv`]: the client-facing key/value service of `proto/kv.proto`, which clients in any
+//!   language can call. [`GrpcServer::serve_kv`] serves a [`KvHandler`] (plain blocking
+//!   methods); [`KvClient`] calls it from blocking code.
+//! - [`peer`]: Raft's calls between servers as gRPC (`proto/peer.proto`): [`GrpcServer::serve_peer`]
+//!   serves a [`labrpc::Server`], and [`PeerTransport`] is a [`labrpc::Transport`]. The cluster
+//!   uses netrpc between peers; this one is kept to measure against it.
+//!
+//! Every path is bounded: messages at [`MAX_MESSAGE`], requests in flight and open connections
+//! per server, and the time a connection may stay silent ([`Options`]); past the bound on
+//! requests a call is answered `RESOURCE_EXHAUSTED` at once. TLS is an option on both sides
+//! ([`ServerTls`], [`ClientTls`]; rustls).
+
+mod client;
+mod server;
+
+pub use client::{ClientTls, KvClient, PeerTransport};
+pub use server::{GrpcServer, KvHandler, Options, ServerTls};
+
+/// The largest message either side accepts or sends: as netrpc's frames.
+pub const MAX_MESSAGE: usize = 64 << 20;
+
+/// The generated types and stubs of `proto/kv.proto`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod kv {
+    tonic::include_proto!("kv.v1");
+}
+
+/// The generated types and stubs of `proto/peer.proto`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod peer {
+    tonic::include_proto!("peer.v1");
+}
