@@ -5,6 +5,12 @@
 //! ([`deadline`]) and then counts as lost, as on labrpc's network. When the connection breaks,
 //! every waiting call is lost, and the next call connects again (at most once per
 //! [`RECONNECT_PAUSE`], so that a peer that is down costs its callers nothing but `None`).
+//!
+//! Keepalive: when no reply has come for [`KEEPALIVE`], the reader sends a ping; when nothing
+//! at all has come for [`DEAD_AFTER`] (a peer that hangs, a link that drops packets without
+//! closing), the connection counts as broken and the next call opens a new one. A member's
+//! connection ([`Connection::member`]) opens with its [`Hello`] and counts as failed if the
+//! listener refuses it.
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
@@ -17,12 +23,17 @@ use std::time::{Duration, Instant};
 use labrpc::Transport;
 use parking_lot::{Condvar, Mutex};
 
-use crate::frame::{self, Call, Outcome, Reply};
+use crate::frame::{self, Call, HELLO, Hello, Outcome, PING, Reply};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// After a failed connection attempt, calls fail at once for this long.
 pub const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+/// A connection with no reply for this long sends a ping.
+pub const KEEPALIVE: Duration = Duration::from_millis(500);
+/// A connection that has heard nothing (no reply, no answer to its pings) for this long is
+/// closed.
+pub const DEAD_AFTER: Duration = Duration::from_secs(3);
 
 /// How long a call to `method` waits for its reply: eRaft's 100 ms for AppendEntries and
 /// RequestVote, which a peer answers from memory and one fsync; 1 s for InstallSnapshot and
@@ -37,6 +48,7 @@ pub fn deadline(method: &str) -> Duration {
 /// Calls to the server at one address; see the module doc.
 pub struct Connection {
     addr: String,
+    hello: Option<Hello>,
     state: Mutex<State>,
 }
 
@@ -76,6 +88,17 @@ impl Connection {
     pub fn new(addr: &str) -> Connection {
         Connection {
             addr: addr.to_string(),
+            hello: None,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// As [`Connection::new`], for a member of a cluster calling another member's
+    /// [`crate::Listener::serve_members`]: every connection opens with `hello`.
+    pub fn member(addr: &str, hello: Hello) -> Connection {
+        Connection {
+            addr: addr.to_string(),
+            hello: Some(hello),
             state: Mutex::new(State::default()),
         }
     }
@@ -119,9 +142,13 @@ impl Connection {
         let addr: SocketAddr = self.addr.to_socket_addrs()?.next().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address")
         })?;
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+        let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+        if let Some(hello) = &self.hello {
+            introduce(&mut stream, hello)?;
+        }
+        stream.set_read_timeout(Some(KEEPALIVE))?;
         let reader = stream.try_clone()?;
         let link = Arc::new(Link {
             writer: Mutex::new(BufWriter::new(stream)),
@@ -146,6 +173,15 @@ impl Connection {
             .is_some_and(|open| Arc::ptr_eq(open, link))
         {
             state.link = None;
+        }
+    }
+}
+
+impl Drop for Connection {
+    /// Closes the open link, which ends its reader thread.
+    fn drop(&mut self) {
+        if let Some(link) = self.state.get_mut().link.take() {
+            let _ = link.writer.lock().get_ref().shutdown(Shutdown::Both);
         }
     }
 }
@@ -191,12 +227,65 @@ impl Transport for Connection {
     }
 }
 
+/// Sends `hello` on a new connection and waits for the listener to admit it.
+fn introduce(stream: &mut TcpStream, hello: &Hello) -> std::io::Result<()> {
+    let call = Call {
+        id: 0,
+        method: HELLO.to_string(),
+        args: labgob::encode(hello),
+    };
+    frame::write(stream, &call)?;
+    stream.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+    match frame::read::<Reply>(stream)? {
+        Some(Reply {
+            outcome: Outcome::Done(_),
+            ..
+        }) => Ok(()),
+        Some(Reply {
+            outcome: Outcome::Refused(why),
+            ..
+        }) => Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("refused: {why}"),
+        )),
+        None => Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "closed before admitting this member",
+        )),
+    }
+}
+
 /// Hands each reply on `stream` to its call until the connection breaks; then every call still
-/// waiting on it is lost.
+/// waiting on it is lost. Pings when idle; see the module doc.
 fn read_replies(stream: TcpStream, link: &Link, addr: &str) {
     let mut reader = BufReader::new(stream);
+    let mut heard = Instant::now();
     loop {
-        match frame::read::<Reply>(&mut reader) {
+        let read = frame::read::<Reply>(&mut reader);
+        if !matches!(&read, Err(e) if frame::is_timeout(e)) {
+            heard = Instant::now();
+        }
+        match read {
+            Ok(Some(Reply { id: 0, .. })) => {} // a ping's answer
+            Err(e) if frame::is_timeout(&e) => {
+                if heard.elapsed() >= DEAD_AFTER {
+                    log::warn!(
+                        "netrpc: {addr}: nothing heard for {:?}; closing the connection",
+                        heard.elapsed()
+                    );
+                    break;
+                }
+                let ping = Call {
+                    id: 0,
+                    method: PING.to_string(),
+                    args: Vec::new(),
+                };
+                let mut writer = link.writer.lock();
+                if let Err(e) = frame::write(&mut *writer, &ping).and_then(|()| writer.flush()) {
+                    log::debug!("netrpc: {addr}: keepalive not sent: {e}");
+                    break;
+                }
+            }
             Ok(Some(Reply { id, outcome })) => {
                 let Some(slot) = link.waiting.lock().remove(&id) else {
                     continue; // its call gave up waiting

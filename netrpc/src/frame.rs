@@ -12,6 +12,24 @@ use serde::{Deserialize, Serialize};
 /// The largest frame either side accepts: more than any snapshot of the labs' services.
 pub const MAX_FRAME: u32 = 64 << 20;
 
+/// The method of a connection's first call when it says who it is: its `args` are a
+/// [`Hello`].
+pub(crate) const HELLO: &str = "netrpc.Hello";
+/// The method of a keepalive: the server answers it at once with an empty reply.
+pub(crate) const PING: &str = "netrpc.Ping";
+
+/// Who opens a connection: the cluster it belongs to, its member id, and a number drawn when
+/// its process started, which tells a restarted member from a second process with its id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hello {
+    /// The cluster's id; a listener refuses another cluster's members.
+    pub cluster: String,
+    /// The caller's member id.
+    pub member: usize,
+    /// Random, fixed for the life of the caller's process.
+    pub incarnation: u64,
+}
+
 /// A call: `args` are the method's labgob-encoded arguments.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Call {
@@ -60,7 +78,9 @@ pub(crate) fn write<T: Serialize>(out: &mut impl Write, message: &T) -> io::Resu
 }
 
 /// Reads one frame and decodes it. `Ok(None)`: the other side closed the connection between
-/// frames. Anything else that is not a whole, decodable frame is an error that says what.
+/// frames. A read timeout between frames is returned as it is (`WouldBlock` or `TimedOut`:
+/// the connection is idle); anything else that is not a whole, decodable frame, a timeout
+/// inside a frame included, is an error that says what.
 pub(crate) fn read<T: for<'de> Deserialize<'de>>(input: &mut impl Read) -> io::Result<Option<T>> {
     let mut len = [0u8; 4];
     let mut got = 0;
@@ -70,6 +90,9 @@ pub(crate) fn read<T: for<'de> Deserialize<'de>>(input: &mut impl Read) -> io::R
             Ok(0) => return Err(invalid("the connection closed inside a frame's length")),
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) && got > 0 => {
+                return Err(invalid("the connection stalled inside a frame's length"));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -80,7 +103,16 @@ pub(crate) fn read<T: for<'de> Deserialize<'de>>(input: &mut impl Read) -> io::R
         )));
     }
     let mut body = Vec::new();
-    input.take(u64::from(len)).read_to_end(&mut body)?;
+    input
+        .take(u64::from(len))
+        .read_to_end(&mut body)
+        .map_err(|e| {
+            if is_timeout(&e) {
+                invalid("the connection stalled inside a frame")
+            } else {
+                e
+            }
+        })?;
     if body.len() < len as usize {
         return Err(invalid(&format!(
             "the connection closed after {} of a frame's {len} bytes",
@@ -90,6 +122,14 @@ pub(crate) fn read<T: for<'de> Deserialize<'de>>(input: &mut impl Read) -> io::R
     labgob::decode(&body)
         .map(Some)
         .map_err(|e| invalid(&format!("a frame that does not decode: {e}")))
+}
+
+/// Whether `e` is a read timeout (`WouldBlock` on Unix, `TimedOut` elsewhere).
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 fn invalid(what: &str) -> io::Error {

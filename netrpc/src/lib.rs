@@ -8,7 +8,9 @@
 //! Calls are framed labgob (`frame.rs`) on one connection per caller and server, with an id per
 //! call so that many are in flight at once. Every path is bounded: frames at [`MAX_FRAME`],
 //! calls in flight and connections per listener ([`Limits`]), and how long a call waits
-//! ([`deadline`]). Bytes from a socket are input: anything malformed closes its connection with
+//! ([`deadline`]). A cluster's servers admit only each other ([`Listener::serve_members`],
+//! [`Connection::member`]: a hello with the cluster's id and the caller's member id), and keep
+//! their connections alive with pings ([`KEEPALIVE`]). Bytes from a socket are input: anything malformed closes its connection with
 //! a log line and never panics. Blocking threads only, no async runtime.
 //!
 //! ```
@@ -31,6 +33,6 @@ mod connection;
 mod frame;
 mod listener;
 
-pub use connection::{Connection, RECONNECT_PAUSE, deadline};
-pub use frame::MAX_FRAME;
-pub use listener::{BindError, Limits, Listener};
+pub use connection::{Connection, DEAD_AFTER, KEEPALIVE, RECONNECT_PAUSE, deadline};
+pub use frame::{Hello, MAX_FRAME};
+pub use listener::{BindError, Limits, Listener, Membership, STALE_AFTER};

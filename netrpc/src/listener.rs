@@ -8,18 +8,32 @@
 //! closed, so the number of threads stays bounded whatever the clients do. A connection that
 //! sends anything but whole, decodable frames, or nothing for [`Limits::idle_timeout`], is
 //! closed with a log line; the others are served on.
+//!
+//! A listener for a cluster's members ([`Listener::serve_members`]) admits a connection only if
+//! its first call is a [`Hello`] from one of the other members of the same cluster, and not
+//! from a second process that claims the id of a member connected already (a different
+//! incarnation on a connection heard from in the last [`STALE_AFTER`]). A refusal is an error
+//! reply that says which, a log line, and a closed connection.
 
+use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use labrpc::{Pool, ServeError, Server};
 use parking_lot::Mutex;
 
-use crate::frame::{self, Call, Outcome, Reply};
+use crate::frame::{self, Call, HELLO, Hello, Outcome, PING, Reply};
+
+/// How long a member's connection may go unheard (no call, no keepalive) and still count as
+/// live, so that another process claiming its id is refused. Members ping every
+/// [`crate::KEEPALIVE`] when idle.
+pub const STALE_AFTER: Duration = Duration::from_secs(3);
+/// How long a new connection to a members' listener has to say who it is.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A reply that cannot be written for this long (the caller stopped reading) closes the
 /// connection.
@@ -43,6 +57,73 @@ impl Default for Limits {
             max_connections: 128,
             idle_timeout: Duration::from_secs(300),
         }
+    }
+}
+
+/// Who may connect to a members' listener: the other members of one cluster.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// The cluster's id.
+    pub cluster: String,
+    /// How many members it has: ids are `0..members`.
+    pub members: usize,
+    /// This server's own id, which no one else may claim.
+    pub me: usize,
+}
+
+/// A member's admitted connection.
+struct Admitted {
+    incarnation: u64,
+    peer: String,
+    /// This connection, to close it when the member connects again.
+    stream: TcpStream,
+    /// When it was last heard from, in ms since the listener started.
+    heard: Arc<AtomicU64>,
+    /// Tells this connection from a later one of the same member.
+    serial: u64,
+}
+
+/// Why `hello` is refused, or `None` to admit it. `live`: the incarnation of the member's open
+/// connection, if it has one, and how long ago that connection was heard from.
+fn refusal(
+    membership: &Membership,
+    hello: &Hello,
+    live: Option<(u64, Duration)>,
+) -> Option<String> {
+    let Membership {
+        cluster,
+        members,
+        me,
+    } = membership;
+    if hello.cluster != *cluster {
+        return Some(format!(
+            "a member of cluster '{}', and this is cluster '{cluster}'",
+            hello.cluster
+        ));
+    }
+    if hello.member >= *members {
+        return Some(format!(
+            "member {}, but cluster '{cluster}' has members 0 to {}",
+            hello.member,
+            members - 1
+        ));
+    }
+    if hello.member == *me {
+        return Some(format!(
+            "member {}, which is this server: another process has its id",
+            hello.member
+        ));
+    }
+    match live {
+        Some((incarnation, heard)) if incarnation != hello.incarnation && heard < STALE_AFTER => {
+            Some(format!(
+                "member {}, which is connected already and was heard from {} ms ago: another \
+                 process has its id",
+                hello.member,
+                heard.as_millis()
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -89,6 +170,11 @@ pub struct Listener {
 
 struct Shared {
     server: Server,
+    membership: Option<Membership>,
+    /// Each member's admitted connection (members' listeners only).
+    admitted: Mutex<HashMap<usize, Admitted>>,
+    next_serial: AtomicU64,
+    started: Instant,
     pool: Pool,
     limits: Limits,
     stopping: AtomicBool,
@@ -115,6 +201,27 @@ impl Listener {
         server: Server,
         limits: Limits,
     ) -> Result<Listener, BindError> {
+        Listener::start(listener, server, limits, None)
+    }
+
+    /// As [`Listener::serve`], for the members of a cluster only: each connection must open
+    /// with the [`Hello`] of another member (see the module doc). Callers connect with
+    /// [`crate::Connection::member`].
+    pub fn serve_members(
+        listener: TcpListener,
+        server: Server,
+        limits: Limits,
+        membership: Membership,
+    ) -> Result<Listener, BindError> {
+        Listener::start(listener, server, limits, Some(membership))
+    }
+
+    fn start(
+        listener: TcpListener,
+        server: Server,
+        limits: Limits,
+        membership: Option<Membership>,
+    ) -> Result<Listener, BindError> {
         let addr = listener
             .local_addr()
             .map_or_else(|_| "a socket".to_string(), |a| a.to_string());
@@ -125,6 +232,10 @@ impl Listener {
         let local = listener.local_addr().map_err(bind_error)?;
         let shared = Arc::new(Shared {
             server,
+            membership,
+            admitted: Mutex::new(HashMap::new()),
+            next_serial: AtomicU64::new(0),
+            started: Instant::now(),
             pool: Pool::new(),
             limits,
             stopping: AtomicBool::new(false),
@@ -233,8 +344,143 @@ fn serve_connection(stream: TcpStream, peer: &str, shared: &Arc<Shared>) {
         }
     };
     let mut reader = BufReader::new(stream);
+    let admitted = match &shared.membership {
+        Some(membership) => match admit(&mut reader, &writer, peer, membership, shared) {
+            Some(admitted) => Some(admitted),
+            None => {
+                let _ = reader.get_ref().shutdown(Shutdown::Both);
+                return;
+            }
+        },
+        None => None,
+    };
+    serve_calls(&mut reader, &writer, peer, shared, admitted.as_ref());
+    if let Some((member, serial, _)) = admitted {
+        let mut table = shared.admitted.lock();
+        if table.get(&member).is_some_and(|a| a.serial == serial) {
+            table.remove(&member);
+        }
+    }
+}
+
+/// Reads the first call of a connection to a members' listener and admits it or refuses it.
+/// Returns the admitted member, its connection's serial, and where to note when it is heard.
+fn admit(
+    reader: &mut BufReader<TcpStream>,
+    writer: &Mutex<BufWriter<TcpStream>>,
+    peer: &str,
+    membership: &Membership,
+    shared: &Shared,
+) -> Option<(usize, u64, Arc<AtomicU64>)> {
+    let _ = reader.get_ref().set_read_timeout(Some(HELLO_TIMEOUT));
+    let call: Call = match frame::read(reader) {
+        Ok(Some(call)) => call,
+        Ok(None) => return None,
+        Err(e) => {
+            log::warn!("netrpc: {peer}: closing the connection before it said who it is: {e}");
+            return None;
+        }
+    };
+    let _ = reader
+        .get_ref()
+        .set_read_timeout(Some(shared.limits.idle_timeout));
+    let hello = (call.method == HELLO)
+        .then(|| labgob::decode::<Hello>(&call.args).ok())
+        .flatten();
+    let Some(hello) = hello else {
+        let why = format!(
+            "its first call is {}, not a hello saying who it is",
+            call.method
+        );
+        log::warn!("netrpc: {peer}: refused: {why}");
+        send(
+            writer,
+            peer,
+            &Reply {
+                id: call.id,
+                outcome: Outcome::Refused(why),
+            },
+        );
+        return None;
+    };
+    let mut table = shared.admitted.lock();
+    let now = shared.started.elapsed();
+    let live = table.get(&hello.member).map(|a| {
+        let heard = Duration::from_millis(a.heard.load(Ordering::Relaxed));
+        (a.incarnation, now.saturating_sub(heard))
+    });
+    if let Some(why) = refusal(membership, &hello, live) {
+        drop(table);
+        let why = format!("{peer} says it is {why}");
+        log::warn!("netrpc: refused a connection: {why}");
+        send(
+            writer,
+            peer,
+            &Reply {
+                id: call.id,
+                outcome: Outcome::Refused(why),
+            },
+        );
+        return None;
+    }
+    let stream = match reader.get_ref().try_clone() {
+        Ok(stream) => stream,
+        Err(e) => {
+            log::warn!("netrpc: {peer}: {e}");
+            return None;
+        }
+    };
+    let serial = shared.next_serial.fetch_add(1, Ordering::Relaxed);
+    let heard = Arc::new(AtomicU64::new(millis(now)));
+    let replaced = table.insert(
+        hello.member,
+        Admitted {
+            incarnation: hello.incarnation,
+            peer: peer.to_string(),
+            stream,
+            heard: Arc::clone(&heard),
+            serial,
+        },
+    );
+    drop(table);
+    if let Some(old) = replaced {
+        log::info!(
+            "netrpc: member {} connected again from {peer}; closing its connection from {}",
+            hello.member,
+            old.peer
+        );
+        let _ = old.stream.shutdown(Shutdown::Both);
+    }
+    log::debug!(
+        "netrpc: {peer}: member {} of '{}'",
+        hello.member,
+        membership.cluster
+    );
+    send(
+        writer,
+        peer,
+        &Reply {
+            id: call.id,
+            outcome: Outcome::Done(Vec::new()),
+        },
+    );
+    Some((hello.member, serial, heard))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Serves one connection's calls until it closes or misbehaves.
+fn serve_calls(
+    reader: &mut BufReader<TcpStream>,
+    writer: &Arc<Mutex<BufWriter<TcpStream>>>,
+    peer: &str,
+    shared: &Arc<Shared>,
+    admitted: Option<&(usize, u64, Arc<AtomicU64>)>,
+) {
     loop {
-        let call: Call = match frame::read(&mut reader) {
+        let call: Call = match frame::read(reader) {
             Ok(Some(call)) => call,
             Ok(None) => return,
             Err(e) => {
@@ -245,7 +491,22 @@ fn serve_connection(stream: TcpStream, peer: &str, shared: &Arc<Shared>) {
                 return;
             }
         };
+        if let Some((_, _, heard)) = admitted {
+            heard.store(millis(shared.started.elapsed()), Ordering::Relaxed);
+        }
         let id = call.id;
+        if call.method == PING || call.method == HELLO {
+            // A keepalive, or a hello to a listener that does not ask for one: answered at once.
+            send(
+                writer,
+                peer,
+                &Reply {
+                    id,
+                    outcome: Outcome::Done(Vec::new()),
+                },
+            );
+            continue;
+        }
         let claimed = shared
             .in_flight
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -258,7 +519,7 @@ fn serve_connection(stream: TcpStream, peer: &str, shared: &Arc<Shared>) {
                 shared.limits.max_in_flight
             );
             send(
-                &writer,
+                writer,
                 peer,
                 &Reply {
                     id,
@@ -268,7 +529,7 @@ fn serve_connection(stream: TcpStream, peer: &str, shared: &Arc<Shared>) {
             continue;
         }
         let shared_for_call = Arc::clone(shared);
-        let writer_for_call = Arc::clone(&writer);
+        let writer_for_call = Arc::clone(writer);
         let peer_for_call = peer.to_string();
         shared.pool.execute(move || {
             let outcome = match shared_for_call.server.serve(&call.method, &call.args) {
@@ -290,5 +551,52 @@ fn send(writer: &Mutex<BufWriter<TcpStream>>, peer: &str, reply: &Reply) {
     let mut writer = writer.lock();
     if let Err(e) = frame::write(&mut *writer, reply).and_then(|()| writer.flush()) {
         log::debug!("netrpc: {peer}: reply {} not sent: {e}", reply.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn membership() -> Membership {
+        Membership {
+            cluster: "kv".to_string(),
+            members: 3,
+            me: 0,
+        }
+    }
+
+    fn hello(cluster: &str, member: usize, incarnation: u64) -> Hello {
+        Hello {
+            cluster: cluster.to_string(),
+            member,
+            incarnation,
+        }
+    }
+
+    #[test]
+    fn a_listener_admits_the_other_members_of_its_cluster() {
+        let m = membership();
+        assert_eq!(refusal(&m, &hello("kv", 1, 7), None), None);
+        assert_eq!(refusal(&m, &hello("kv", 2, 7), None), None);
+        // The same process connecting again, and a restarted member whose old connection
+        // has gone quiet.
+        let recent = Duration::from_millis(100);
+        assert_eq!(refusal(&m, &hello("kv", 1, 7), Some((7, recent))), None);
+        assert_eq!(
+            refusal(&m, &hello("kv", 1, 8), Some((7, STALE_AFTER))),
+            None
+        );
+    }
+
+    #[test]
+    fn a_listener_refuses_strangers_and_impostors_saying_which() {
+        let m = membership();
+        let why = |h: Hello, live| refusal(&m, &h, live).expect("refused");
+        assert!(why(hello("other", 1, 7), None).contains("cluster 'other'"));
+        assert!(why(hello("kv", 3, 7), None).contains("members 0 to 2"));
+        assert!(why(hello("kv", 0, 7), None).contains("this server"));
+        let live = Some((7, Duration::from_millis(400)));
+        assert!(why(hello("kv", 1, 8), live).contains("connected already"));
     }
 }

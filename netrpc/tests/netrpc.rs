@@ -233,3 +233,80 @@ fn raft_elects_and_agrees_over_tcp() {
         listener.shutdown();
     }
 }
+
+fn member_of(cluster: &str, member: usize, incarnation: u64) -> netrpc::Hello {
+    netrpc::Hello {
+        cluster: cluster.to_string(),
+        member,
+        incarnation,
+    }
+}
+
+fn member_end(listener: &Listener, hello: netrpc::Hello) -> ClientEnd {
+    let addr = listener.local_addr().to_string();
+    ClientEnd::over(&addr, Arc::new(Connection::member(&addr, hello)))
+}
+
+/// A members' listener serves the other members, and refuses another cluster, an unknown
+/// member, a caller with no hello, and a second process with a live member's id until that
+/// member's connection has closed.
+#[test]
+fn a_members_listener_admits_only_its_members() {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let membership = netrpc::Membership {
+        cluster: "kv".to_string(),
+        members: 3,
+        me: 0,
+    };
+    let listener = Listener::serve_members(socket, echo_server(), Limits::default(), membership)
+        .expect("serves");
+    let one = member_end(&listener, member_of("kv", 1, 11));
+    assert_eq!(one.call::<u64, u64>("Echo.Double", &2), Some(4));
+    for stranger in [
+        member_of("other", 1, 11),
+        member_of("kv", 5, 11),
+        member_of("kv", 0, 11),
+        member_of("kv", 1, 12), // member 1 is connected, from another process
+    ] {
+        let end = member_end(&listener, stranger.clone());
+        assert_eq!(
+            end.call::<u64, u64>("Echo.Double", &2),
+            None,
+            "{stranger:?}"
+        );
+    }
+    assert_eq!(
+        end_to(&listener).call::<u64, u64>("Echo.Double", &2),
+        None,
+        "no hello"
+    );
+    // Member 1's connection lives on, and member 2 is welcome.
+    assert_eq!(one.call::<u64, u64>("Echo.Double", &3), Some(6));
+    let two = member_end(&listener, member_of("kv", 2, 21));
+    assert_eq!(two.call::<u64, u64>("Echo.Double", &5), Some(10));
+    // Member 1 restarts: its old process is gone, so the new one is admitted.
+    drop(one);
+    thread::sleep(Duration::from_millis(100));
+    let restarted = member_end(&listener, member_of("kv", 1, 13));
+    assert_eq!(restarted.call::<u64, u64>("Echo.Double", &4), Some(8));
+    listener.shutdown();
+}
+
+/// An idle connection outlives the server's idle timeout on its keepalives.
+#[test]
+fn keepalives_hold_an_idle_connection_open() {
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(1200),
+        ..Limits::default()
+    };
+    let (listener, end) = listen(limits);
+    assert_eq!(end.call::<u64, u64>("Echo.Double", &1), Some(2));
+    thread::sleep(Duration::from_millis(3000));
+    let started = Instant::now();
+    assert_eq!(end.call::<u64, u64>("Echo.Double", &2), Some(4));
+    assert!(
+        started.elapsed() < netrpc::RECONNECT_PAUSE,
+        "the same connection, no reconnect"
+    );
+    listener.shutdown();
+}
