@@ -18,6 +18,8 @@ mod server;
 
 pub use client::{ClientTls, KvClient, PeerTransport};
 pub use server::{GrpcServer, KvHandler, Options, ServerTls};
+/// A call's error, as tonic gives it: a code and a message.
+pub use tonic::{Code, Status};
 
 /// The largest message either side accepts or sends: as netrpc's frames.
 pub const MAX_MESSAGE: usize = 64 << 20;

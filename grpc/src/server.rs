@@ -72,6 +72,8 @@ pub struct Options {
     pub idle_timeout: Duration,
     /// Serve TLS instead of plain HTTP/2.
     pub tls: Option<ServerTls>,
+    /// The number of connections open now, kept by the server; share it to read it.
+    pub open_connections: Arc<AtomicUsize>,
 }
 
 impl Default for Options {
@@ -81,6 +83,7 @@ impl Default for Options {
             max_connections: 128,
             idle_timeout: Duration::from_secs(300),
             tls: None,
+            open_connections: Arc::default(),
         }
     }
 }
@@ -160,7 +163,7 @@ impl GrpcServer {
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         }
         let router = add(&mut builder);
-        let open = Arc::new(AtomicUsize::new(0));
+        let open = Arc::clone(&options.open_connections);
         let incoming = {
             let _entered = runtime.enter();
             let listener = tokio::net::TcpListener::from_std(listener)?;

@@ -3,37 +3,40 @@
 //! `target/`: throughput and latency of Puts with 1, 8 and 32 clerks (each on its own key, for
 //! 3 s), and the time from stopping the leader to the next write that succeeds.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use realcluster::{Node, NodeConfig};
+use realcluster::{Node, NodeConfig, Sockets};
 
+/// Three servers; returns them and their client addresses.
 fn start(root: &std::path::Path) -> (Vec<Option<Node>>, Vec<String>) {
-    let sockets: Vec<TcpListener> = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binds"))
+    let sockets: Vec<Sockets> = (0..3)
+        .map(|_| Sockets::loopback(false).expect("binds"))
         .collect();
-    let servers: Vec<String> = sockets
-        .iter()
-        .map(|s| s.local_addr().expect("bound").to_string())
-        .collect();
+    let addr = |s: &std::net::TcpListener| s.local_addr().expect("bound").to_string();
+    let peers: Vec<String> = sockets.iter().map(|s| addr(&s.peer)).collect();
+    let clients: Vec<String> = sockets.iter().map(|s| addr(&s.client)).collect();
     let nodes = sockets
         .into_iter()
         .enumerate()
-        .map(|(me, socket)| {
+        .map(|(me, sockets)| {
             let config = NodeConfig {
+                cluster: "bench".to_string(),
                 me,
-                servers: servers.clone(),
+                peers: peers.clone(),
+                client_addr: clients[me].clone(),
+                metrics_addr: None,
                 data_dir: root.join(format!("kv-{me}")),
                 maxraftstate: Some(1 << 20),
+                tls: None,
             };
-            Some(Node::start_on(socket, &config).expect("starts"))
+            Some(Node::start_on(sockets, &config).expect("starts"))
         })
         .collect();
-    (nodes, servers)
+    (nodes, clients)
 }
 
 fn throughput(servers: &[String], clerks: usize) {
@@ -42,7 +45,7 @@ fn throughput(servers: &[String], clerks: usize) {
         .map(|c| {
             let (servers, stop) = (servers.to_vec(), Arc::clone(&stop));
             thread::spawn(move || {
-                let mut ck = realcluster::clerk(&servers);
+                let mut ck = realcluster::clerk(&servers, None).expect("addresses");
                 let mut micros = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let t0 = Instant::now();
@@ -73,7 +76,7 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cluster-bench");
     let _ = std::fs::remove_dir_all(&root);
     let (mut nodes, servers) = start(&root);
-    let mut ck = realcluster::clerk(&servers);
+    let mut ck = realcluster::clerk(&servers, None).expect("addresses");
     ck.put("warm", "up");
     println!("3 servers on loopback TCP, state fsynced to disk; Puts of 28 bytes");
     for clerks in [1, 8, 32] {

@@ -1,60 +1,112 @@
-//! The real cluster: lab 4's key/value service, unchanged, as servers that talk over TCP
-//! ([`netrpc`]) and keep their Raft state on disk ([`storage`]).
+//! The real cluster: lab 4's key/value service, unchanged, as servers that talk to each other
+//! over TCP ([`netrpc`]), to clients over gRPC ([`grpc`], `grpc/proto/kv.proto`), and keep their
+//! Raft state on disk ([`storage`]).
 //!
-//! A [`Node`] is one server: its [`storage::DiskJournal`] under a durable [`raft::Persister`],
-//! a [`netrpc::Listener`] that serves its Raft and `KVServer` services on one address, and ends
-//! to the other servers over [`netrpc::Connection`]s. [`clerk`] makes a lab-4 clerk that
-//! reaches the servers the same way. The server binaries and the command-line client are
-//! built on these.
+//! A [`Node`] is one server, with three ports:
+//! - peers: a [`netrpc::Listener`] for Raft that admits only the other members of its cluster
+//!   (a hello with the cluster's id and the caller's member id; see [`netrpc::Membership`]),
+//!   and ends to the other members over [`netrpc::Connection`]s;
+//! - clients: the gRPC service of `kv.proto` (`service.rs` translates it to lab 4's handlers),
+//!   with TLS as an option;
+//! - metrics: `/metrics` in Prometheus' text format (`metrics.rs`), if asked for.
+//!
+//! [`clerk`] makes a lab-4 clerk that reaches the client services over gRPC (`client.rs`). The
+//! server binaries and the command-line client are built on these.
 //!
 //! Starting checks what a user can get wrong and says which: an id that is not one of the
-//! servers, a data directory that cannot be opened or holds damaged state, an address that
+//! members, a data directory that cannot be opened or holds damaged state, an address that
 //! cannot be listened on.
+
+mod client;
+mod metrics;
+mod service;
 
 use std::fmt;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
-use kvraft::{Clerk, KvServer};
-use labrpc::{ClientEnd, Server, Service};
-use netrpc::{Connection, Limits, Listener};
+use grpc::{GrpcServer, ServerTls};
+use kvraft::KvServer;
+use labrpc::{ClientEnd, Server};
+use netrpc::{Connection, Hello, Limits, Listener, Membership};
 use raft::Persister;
-use serde::{Deserialize, Serialize};
 use storage::DiskJournal;
 
-/// What `Status.Get` reports of one server: its Raft peer and its persisted bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeStatus {
-    /// The server's id.
-    pub me: usize,
-    /// Its Raft peer's current term.
-    pub term: u64,
-    /// Follower, Candidate or Leader.
-    pub role: String,
-    /// The index of its last log entry.
-    pub last_log_index: u64,
-    /// Its commit index.
-    pub commit_index: u64,
-    /// The last index its snapshot covers.
-    pub snapshot_index: u64,
-    /// Bytes of its saved Raft state.
-    pub raft_state_bytes: usize,
-    /// Bytes of its saved snapshot.
-    pub snapshot_bytes: usize,
-}
+pub use client::{CLIENT_DEADLINE, GrpcEnd, clerk, status};
+pub use grpc::ClientTls;
+pub use grpc::kv::StatusReply;
+pub use metrics::Metrics;
+
+use crate::metrics::MetricsServer;
+use crate::service::ClientService;
+
+/// A members' connection that sends nothing (not even a keepalive) for this long is closed.
+const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What one server needs to know.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// This server's position in `servers`.
+    /// The cluster's id: servers admit only members that give the same one.
+    pub cluster: String,
+    /// This server's position in `peers`.
     pub me: usize,
-    /// Every server's address, this one's included, in the same order on every server.
-    pub servers: Vec<String>,
+    /// Every member's Raft address, this one's included, in the same order on every server.
+    pub peers: Vec<String>,
+    /// Where this server serves clients.
+    pub client_addr: String,
+    /// Where it serves `/metrics`, if anywhere.
+    pub metrics_addr: Option<String>,
     /// Where this server keeps its Raft state and snapshot.
     pub data_dir: PathBuf,
     /// Snapshot when the Raft state reaches this many bytes; `None`: never.
     pub maxraftstate: Option<usize>,
+    /// Serve clients over TLS with this certificate.
+    pub tls: Option<ServerTls>,
+}
+
+/// The sockets a node serves on, bound before it starts (so that a caller can learn every
+/// port first).
+pub struct Sockets {
+    /// Raft, from the other members.
+    pub peer: TcpListener,
+    /// The client service.
+    pub client: TcpListener,
+    /// `/metrics`.
+    pub metrics: Option<TcpListener>,
+}
+
+impl Sockets {
+    /// Binds the addresses `config` names.
+    pub fn bind(config: &NodeConfig) -> Result<Sockets, StartError> {
+        let peer_addr = config
+            .peers
+            .get(config.me)
+            .ok_or(StartError::UnknownMember {
+                me: config.me,
+                servers: config.peers.len(),
+            })?;
+        let bind = |addr: &str| {
+            TcpListener::bind(addr)
+                .map_err(|source| StartError::Listen(netrpc::BindError::new(addr, source)))
+        };
+        Ok(Sockets {
+            peer: bind(peer_addr)?,
+            client: bind(&config.client_addr)?,
+            metrics: config.metrics_addr.as_deref().map(bind).transpose()?,
+        })
+    }
+
+    /// Three sockets on loopback with ports the kernel picks (for tests and benchmarks).
+    pub fn loopback(metrics: bool) -> std::io::Result<Sockets> {
+        let any = || TcpListener::bind("127.0.0.1:0");
+        Ok(Sockets {
+            peer: any()?,
+            client: any()?,
+            metrics: if metrics { Some(any()?) } else { None },
+        })
+    }
 }
 
 /// Why a node did not start.
@@ -87,57 +139,107 @@ impl std::error::Error for StartError {}
 /// One running server; [`Node::stop`] (or dropping it) stops it.
 pub struct Node {
     kv: Option<KvServer>,
-    listener: Option<Listener>,
+    peers: Option<Listener>,
+    clients: Option<GrpcServer>,
+    metrics: Option<MetricsServer>,
 }
 
 impl Node {
-    /// Opens the data directory, listens on this server's address and starts the service.
+    /// Opens the data directory, listens on this server's addresses and starts the service.
     pub fn start(config: &NodeConfig) -> Result<Node, StartError> {
-        let addr = config
-            .servers
-            .get(config.me)
-            .ok_or(StartError::UnknownMember {
-                me: config.me,
-                servers: config.servers.len(),
-            })?;
-        let socket = TcpListener::bind(addr)
-            .map_err(|source| StartError::Listen(netrpc::BindError::new(addr, source)))?;
-        Node::start_on(socket, config)
+        Node::start_on(Sockets::bind(config)?, config)
     }
 
-    /// As [`Node::start`], on a socket already bound to this server's address.
-    pub fn start_on(socket: TcpListener, config: &NodeConfig) -> Result<Node, StartError> {
-        if config.me >= config.servers.len() {
+    /// As [`Node::start`], on sockets already bound to this server's addresses.
+    pub fn start_on(sockets: Sockets, config: &NodeConfig) -> Result<Node, StartError> {
+        if config.me >= config.peers.len() {
             return Err(StartError::UnknownMember {
                 me: config.me,
-                servers: config.servers.len(),
+                servers: config.peers.len(),
             });
         }
-        let (restored, journal) =
+        let metrics = Arc::new(Metrics::new(config.me));
+        let (restored, mut journal) =
             DiskJournal::open(&config.data_dir).map_err(StartError::Storage)?;
+        let for_syncs = Arc::clone(&metrics);
+        journal.observe_syncs(Box::new(move |took| for_syncs.fsynced(took)));
         let persister = Arc::new(Persister::with_journal(restored, Box::new(journal)));
-        let server = Server::new();
-        let listener = Listener::serve(socket, server.clone(), Limits::default())
+        let raft_server = Server::new();
+        let membership = Membership {
+            cluster: config.cluster.clone(),
+            members: config.peers.len(),
+            me: config.me,
+        };
+        let limits = Limits {
+            idle_timeout: PEER_IDLE_TIMEOUT,
+            ..Limits::default()
+        };
+        let peers = Listener::serve_members(sockets.peer, raft_server.clone(), limits, membership)
             .map_err(StartError::Listen)?;
         let kv = KvServer::start(
-            ends(&config.servers),
+            member_ends(config),
             config.me,
             Arc::clone(&persister),
             config.maxraftstate,
         );
-        server.add_service(kv.raft().service());
-        server.add_service(kv.service());
-        server.add_service(status_service(config.me, kv.raft(), persister));
+        raft_server.add_service(kv.raft().service());
+        let client_socket = sockets.client;
+        let client_addr = client_socket.local_addr().ok();
+        let open_connections = Arc::new(AtomicUsize::new(0));
+        let service = Arc::new(ClientService {
+            me: config.me,
+            kv: kv.clone(),
+            persister,
+            metrics: Arc::clone(&metrics),
+            client_connections: Arc::clone(&open_connections),
+        });
+        let options = grpc::Options {
+            tls: config.tls.clone(),
+            open_connections,
+            ..grpc::Options::default()
+        };
+        let clients = match GrpcServer::serve_kv(client_socket, service.clone(), options) {
+            Ok(clients) => clients,
+            Err(source) => {
+                kv.kill();
+                let addr = client_addr.map_or_else(|| "a socket".to_string(), |a| a.to_string());
+                return Err(StartError::Listen(netrpc::BindError::new(&addr, source)));
+            }
+        };
+        let metrics_server = match sockets.metrics {
+            Some(socket) => {
+                let service = Arc::clone(&service);
+                let page = move || service.metrics.render(&service.figures());
+                let addr = socket.local_addr().ok();
+                match MetricsServer::serve(socket, page) {
+                    Ok(server) => Some(server),
+                    Err(source) => {
+                        kv.kill();
+                        let addr = addr.map_or_else(|| "a socket".to_string(), |a| a.to_string());
+                        return Err(StartError::Listen(netrpc::BindError::new(&addr, source)));
+                    }
+                }
+            }
+            None => None,
+        };
         log::info!(
-            "cluster: server {} of {} serving on {} with its state in {}",
+            "cluster: server {} of {} in '{}': peers on {}, clients on {}{}, state in {}",
             config.me,
-            config.servers.len(),
-            listener.local_addr(),
+            config.peers.len(),
+            config.cluster,
+            peers.local_addr(),
+            clients.local_addr(),
+            metrics_server.as_ref().map_or(String::new(), |m| format!(
+                ", metrics on {}",
+                m.local_addr()
+            )),
             config.data_dir.display()
         );
         Ok(Node {
             kv: Some(kv),
-            listener: Some(listener),
+            peers: Some(peers),
+            clients: Some(clients),
+            metrics: metrics_server,
         })
     }
 
@@ -146,7 +248,7 @@ impl Node {
         self.kv.as_ref().map(KvServer::raft)
     }
 
-    /// Stops the service, then the listener; the data directory is free once this returns.
+    /// Stops the service, then the listeners; the data directory is free once this returns.
     pub fn stop(mut self) {
         self.halt();
     }
@@ -155,9 +257,13 @@ impl Node {
         if let Some(kv) = self.kv.take() {
             kv.kill();
         }
-        if let Some(listener) = self.listener.take() {
-            listener.shutdown();
+        if let Some(clients) = self.clients.take() {
+            clients.shutdown();
         }
+        if let Some(peers) = self.peers.take() {
+            peers.shutdown();
+        }
+        self.metrics = None;
     }
 }
 
@@ -167,38 +273,19 @@ impl Drop for Node {
     }
 }
 
-/// The `Status` service: `Status.Get` with `()` replies with a [`NodeStatus`].
-fn status_service(me: usize, raft: raft::Raft, persister: Arc<Persister>) -> Service {
-    let mut service = Service::new("Status");
-    service.add_method("Get", move |(): ()| {
-        let status = raft.status();
-        NodeStatus {
-            me,
-            term: status.term,
-            role: format!("{:?}", status.role),
-            last_log_index: status.last_log_index,
-            commit_index: status.commit_index,
-            snapshot_index: status.snapshot_index,
-            raft_state_bytes: persister.raft_state_size(),
-            snapshot_bytes: persister.snapshot_size(),
-        }
-    });
-    service
-}
-
-/// The status of the server at `addr`, or `None` if it does not answer.
-pub fn status(addr: &str) -> Option<NodeStatus> {
-    ClientEnd::over(addr, Arc::new(Connection::new(addr))).call("Status.Get", &())
-}
-
-/// A clerk of the cluster whose servers are at `servers`.
-pub fn clerk(servers: &[String]) -> Clerk {
-    Clerk::new(ends(servers))
-}
-
-fn ends(servers: &[String]) -> Vec<ClientEnd> {
-    servers
+/// Ends to every member, each opening its connections with this member's hello.
+fn member_ends(config: &NodeConfig) -> Vec<ClientEnd> {
+    let incarnation = rand::random();
+    config
+        .peers
         .iter()
-        .map(|addr| ClientEnd::over(addr, Arc::new(Connection::new(addr))))
+        .map(|addr| {
+            let hello = Hello {
+                cluster: config.cluster.clone(),
+                member: config.me,
+                incarnation,
+            };
+            ClientEnd::over(addr, Arc::new(Connection::member(addr, hello)))
+        })
         .collect()
 }

@@ -1,14 +1,15 @@
-//! The real binaries as real processes on loopback: clients append while the test, in turn,
-//! kills the leader with SIGKILL and restarts it, cuts the leader off from the other servers,
-//! and cuts one follower off; then every acknowledged append is in place, once and in order,
+//! The real binaries as real processes on loopback: clients append for 30 s while the test, in
+//! turn, kills the leader with SIGKILL and restarts it, does the same to a follower, cuts the
+//! leader off from the other servers (the leader in a minority), cuts a follower off, and
+//! cuts every link (no majority anywhere); then every acknowledged append is in place, once and in order,
 //! the history is linearizable (lab 4's porcupine check), and a full restart of every server
 //! from its directory loses nothing. The test stops every process it started and deletes its
 //! directory, whatever happens.
 //!
 //! Partitions need no privileges: server `i` reaches server `j` through a TCP proxy of the
 //! test's for the link `i -> j`, which the test can cut (closing its connections and refusing
-//! new ones) and heal. Clients reach every server directly, so a clerk can still call a leader
-//! that has been cut off, which must then fail to commit rather than answer.
+//! new ones) and heal. Clients reach every server's client port directly, so a clerk can still
+//! call a leader that has been cut off, which must then fail to commit rather than answer.
 
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -25,7 +26,7 @@ use tester::linearizability::{self, KvOp, OpLog};
 const SERVERS: usize = 3;
 const CLIENTS: u32 = 3;
 /// How long the clients run while the faults come.
-const RUN: Duration = Duration::from_secs(12);
+const RUN: Duration = Duration::from_secs(30);
 /// Time between faults.
 const FAULT_EVERY: Duration = Duration::from_millis(1000);
 /// A run that takes longer than this has hung (a clerk retries for ever when no server
@@ -34,7 +35,10 @@ const HUNG: Duration = Duration::from_secs(120);
 
 /// The servers' processes, killed when dropped.
 struct Servers {
-    addrs: Vec<String>,
+    /// Each server's Raft address (what the proxies forward to).
+    peers: Vec<String>,
+    /// Each server's client address.
+    clients: Vec<String>,
     /// `proxies[i][j]`: the link from server `i` to server `j` (`None` for `i == j`).
     proxies: Vec<Vec<Option<Proxy>>>,
     root: PathBuf,
@@ -104,21 +108,25 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
 impl Servers {
     fn start(root: &Path) -> Servers {
         // Ports the kernel hands out now, free a moment later for the servers.
-        let addrs = (0..SERVERS)
-            .map(|_| {
-                let socket = TcpListener::bind("127.0.0.1:0").expect("binds on loopback");
-                socket.local_addr().expect("bound").to_string()
-            })
-            .collect::<Vec<String>>();
+        let free = || {
+            (0..SERVERS)
+                .map(|_| {
+                    let socket = TcpListener::bind("127.0.0.1:0").expect("binds on loopback");
+                    socket.local_addr().expect("bound").to_string()
+                })
+                .collect::<Vec<String>>()
+        };
+        let (peers, clients) = (free(), free());
         let proxies = (0..SERVERS)
             .map(|i| {
                 (0..SERVERS)
-                    .map(|j| (i != j).then(|| Proxy::start(addrs[j].clone())))
+                    .map(|j| (i != j).then(|| Proxy::start(peers[j].clone())))
                     .collect()
             })
             .collect();
         let mut servers = Servers {
-            addrs,
+            peers,
+            clients,
             proxies,
             root: root.to_path_buf(),
             children: (0..SERVERS).map(|_| None).collect(),
@@ -139,11 +147,12 @@ impl Servers {
         let view: Vec<&str> = (0..SERVERS)
             .map(|j| match &self.proxies[i][j] {
                 Some(proxy) => proxy.addr.as_str(),
-                None => self.addrs[i].as_str(),
+                None => self.peers[i].as_str(),
             })
             .collect();
         let child = Command::new(env!("CARGO_BIN_EXE_kvserver"))
-            .args(["--me", &i.to_string(), "--servers", &view.join(",")])
+            .args(["--cluster", "processes", "--me", &i.to_string()])
+            .args(["--peers", &view.join(","), "--client", &self.clients[i]])
             .arg("--data")
             .arg(self.root.join(format!("kv-{i}")))
             .args(["--maxraftstate", "4096"])
@@ -175,10 +184,17 @@ impl Servers {
         }
     }
 
+    /// Cuts (or heals) every link between servers.
+    fn split_all(&self, cut: bool) {
+        for proxy in self.proxies.iter().flatten().flatten() {
+            proxy.set_cut(cut);
+        }
+    }
+
     fn leader(&self) -> Option<usize> {
         (0..SERVERS).find(|&i| {
             self.children[i].is_some()
-                && realcluster::status(&self.addrs[i]).is_some_and(|s| s.role == "Leader")
+                && realcluster::status(&self.clients[i], None).is_ok_and(|s| s.role == "Leader")
         })
     }
 }
@@ -200,7 +216,7 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
     std::fs::create_dir_all(&root).expect("creates the test's directory");
     let _cleanup = RemoveOnDrop(root.clone());
     let servers = Arc::new(Mutex::new(Servers::start(&root)));
-    let addrs = servers.lock().addrs.clone();
+    let addrs = servers.lock().clients.clone();
     let _stop = StopOnDrop(Arc::clone(&servers));
     let finished = Arc::new(AtomicBool::new(false));
     watchdog(Arc::clone(&servers), root.clone(), Arc::clone(&finished));
@@ -211,7 +227,7 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
         .map(|cli| {
             let (addrs, log, done) = (addrs.clone(), Arc::clone(&log), Arc::clone(&done));
             thread::spawn(move || {
-                let mut ck = realcluster::clerk(&addrs);
+                let mut ck = realcluster::clerk(&addrs, None).expect("addresses");
                 let key = format!("k{cli}");
                 let mut acknowledged = 0u32;
                 while !done.load(Ordering::Relaxed) {
@@ -236,32 +252,43 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
         .collect();
 
     let t0 = Instant::now();
-    let mut faults = [0; 3]; // leaders killed, leaders cut off, followers cut off
+    // Leaders killed, followers killed, leaders cut off, followers cut off, every link cut.
+    let mut faults = [0; 5];
     let mut round = 0;
     while t0.elapsed() < RUN {
         thread::sleep(FAULT_EVERY);
         let Some(leader) = servers.lock().leader() else {
             continue;
         };
-        match round % 3 {
-            0 => {
-                servers.lock().kill(leader);
+        let follower = (leader + 1) % SERVERS;
+        match round % faults.len() {
+            0 | 1 => {
+                let victim = if round % faults.len() == 0 {
+                    leader
+                } else {
+                    follower
+                };
+                servers.lock().kill(victim);
                 thread::sleep(Duration::from_millis(300));
-                servers.lock().spawn(leader);
+                servers.lock().spawn(victim);
             }
-            1 => {
-                servers.lock().isolate(leader, true);
+            2 | 3 => {
+                let victim = if round % faults.len() == 2 {
+                    leader
+                } else {
+                    follower
+                };
+                servers.lock().isolate(victim, true);
                 thread::sleep(Duration::from_millis(1000));
-                servers.lock().isolate(leader, false);
+                servers.lock().isolate(victim, false);
             }
             _ => {
-                let follower = (leader + 1) % SERVERS;
-                servers.lock().isolate(follower, true);
+                servers.lock().split_all(true);
                 thread::sleep(Duration::from_millis(1000));
-                servers.lock().isolate(follower, false);
+                servers.lock().split_all(false);
             }
         }
-        faults[round % 3] += 1;
+        faults[round % faults.len()] += 1;
         round += 1;
     }
     done.store(true, Ordering::Relaxed);
@@ -271,7 +298,7 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
         .collect();
     assert!(
         faults.iter().all(|&n| n >= 1),
-        "leaders killed, leaders cut off, followers cut off: {faults:?}"
+        "leaders killed, followers killed, leaders cut off, followers cut off, all cut: {faults:?}"
     );
 
     // Every server stops, then all restart from their directories alone.
@@ -284,7 +311,7 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
             servers.spawn(i);
         }
     }
-    let mut ck = realcluster::clerk(&addrs);
+    let mut ck = realcluster::clerk(&addrs, None).expect("addresses");
     for (cli, (key, acknowledged)) in results.iter().enumerate() {
         assert!(*acknowledged > 0, "client {cli} made no progress");
         let start = linearizability::now();

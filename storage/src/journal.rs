@@ -21,6 +21,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use raft::{Journal, Restored};
 
@@ -96,7 +97,12 @@ pub struct DiskJournal {
     /// Holds the directory's lock until the journal is dropped.
     _lock: File,
     faults: Faults,
+    /// Told how long each save's fsync took (for a server's metrics).
+    on_sync: Option<SyncObserver>,
 }
+
+/// What [`DiskJournal::observe_syncs`] calls with each fsync's duration.
+pub type SyncObserver = Box<dyn Fn(Duration) + Send + Sync>;
 
 impl DiskJournal {
     /// Opens the journal in `dir`, creating the directory and an empty journal if need be, and
@@ -163,6 +169,7 @@ impl DiskJournal {
             snapshot: replayed.snapshot,
             _lock: lock,
             faults,
+            on_sync: None,
         };
         let restored = Restored {
             head: replayed.head,
@@ -170,6 +177,11 @@ impl DiskJournal {
             snapshot,
         };
         Ok((restored, journal))
+    }
+
+    /// Calls `observer` with the time each save spent in its fsync, from now on.
+    pub fn observe_syncs(&mut self, observer: SyncObserver) {
+        self.on_sync = Some(observer);
     }
 
     /// The directory the journal writes in.
@@ -183,7 +195,11 @@ impl DiskJournal {
         record::encode(record, &mut bytes);
         self.faults.write(&mut self.log, &bytes)?;
         self.faults.step()?;
+        let started = Instant::now();
         self.log.sync_data()?;
+        if let Some(observer) = &self.on_sync {
+            observer(started.elapsed());
+        }
         self.log_len += bytes.len() as u64;
         Ok(())
     }

@@ -20,4 +20,4 @@
 mod journal;
 mod record;
 
-pub use journal::{DiskJournal, Error, LOCK_FILE, LOG_FILE};
+pub use journal::{DiskJournal, Error, LOCK_FILE, LOG_FILE, SyncObserver};

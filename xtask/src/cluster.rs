@@ -1,8 +1,9 @@
 //! `cargo xtask cluster up|status|down`: a real key/value cluster on loopback, in the
 //! background, for trying `kvctl` by hand.
 //!
-//! `up` builds `realcluster`'s binaries (release), starts `kvserver`s on `127.0.0.1` from
-//! `--base-port` on, with their state and logs under `target/cluster/`, waits until every one
+//! `up` builds `realcluster`'s binaries (release), starts `kvserver`s on `127.0.0.1`, server
+//! `i` with its client port at `--base-port + i`, its Raft port 100 above and its `/metrics`
+//! 200 above, with their state and logs under `target/cluster/`, waits until every one
 //! answers `kvctl status`, and prints the addresses and a `kvctl` line to try. `status` prints
 //! `kvctl status`; `down` stops the servers with SIGTERM and waits for them (`--wipe` also
 //! deletes their state). The servers' process ids are kept in `target/cluster/pids`.
@@ -27,7 +28,8 @@ enum Action {
         /// How many servers.
         #[arg(long, default_value_t = 3)]
         servers: usize,
-        /// The first server's port; the others follow it.
+        /// The first server's client port; the others follow it (Raft ports are 100 above,
+        /// metrics 200 above).
         #[arg(long, default_value_t = 7000)]
         base_port: u16,
     },
@@ -79,22 +81,26 @@ fn up(root: &Path, dir: &Path, n: usize, base_port: u16) -> Result<ExitCode, Str
         return Err("building realcluster failed".to_string());
     }
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let servers: Vec<String> = (0..n)
-        .map(|i| {
-            let port = usize::from(base_port) + i;
-            u16::try_from(port)
-                .map(|port| format!("127.0.0.1:{port}"))
-                .map_err(|_| format!("port {port} is past 65535: lower --base-port"))
-        })
-        .collect::<Result<_, _>>()?;
-    let joined = servers.join(",");
+    let ports = |offset: usize| -> Result<Vec<String>, String> {
+        (0..n)
+            .map(|i| {
+                let port = usize::from(base_port) + offset + i;
+                u16::try_from(port)
+                    .map(|port| format!("127.0.0.1:{port}"))
+                    .map_err(|_| format!("port {port} is past 65535: lower --base-port"))
+            })
+            .collect()
+    };
+    let (clients, peers, metrics) = (ports(0)?, ports(100)?, ports(200)?);
+    let joined = clients.join(",");
     let mut children = Vec::new();
     for i in 0..n {
         let log_path = dir.join(format!("kv-{i}.log"));
         let log = fs::File::create(&log_path)
             .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
         let child = Command::new(root.join("target/release/kvserver"))
-            .args(["--me", &i.to_string(), "--servers", &joined, "--data"])
+            .args(["--me", &i.to_string(), "--peers", &peers.join(",")])
+            .args(["--client", &clients[i], "--metrics", &metrics[i], "--data"])
             .arg(dir.join(format!("kv-{i}")))
             .env(
                 "RUST_LOG",
@@ -136,7 +142,11 @@ fn up(root: &Path, dir: &Path, n: usize, base_port: u16) -> Result<ExitCode, Str
         }
         thread::sleep(Duration::from_millis(200));
     }
-    println!("cluster up: {n} servers on {joined}");
+    println!("cluster up: {n} servers, clients on {joined}");
+    println!(
+        "metrics on http://{}/metrics and the next ports",
+        metrics[0]
+    );
     println!("state and logs in {}", dir.display());
     println!("try:");
     println!("  target/release/kvctl --servers {joined} put greeting hello");

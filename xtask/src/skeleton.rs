@@ -109,6 +109,10 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "the real cluster's calls over TCP, not part of the labs",
     ),
     (
+        "grpc",
+        "the real cluster's gRPC transport, not part of the labs",
+    ),
+    (
         "realcluster",
         "the real cluster's servers, not part of the labs",
     ),
@@ -138,7 +142,7 @@ const TESTS_LEFT_OUT: &[(&str, &str)] = &[(
 const MANIFEST_LEFT_OUT: &[(&str, &[&str])] = &[
     (
         "Cargo.toml",
-        &["demo", "netrpc", "realcluster", "storage", "bench"],
+        &["demo", "grpc", "netrpc", "realcluster", "storage", "bench"],
     ),
     ("kvraft/Cargo.toml", &["bench"]),
 ];

@@ -1,14 +1,17 @@
 //! `kvserver`: one server of the real key/value cluster.
 //!
 //! ```text
-//! kvserver --me 0 --servers 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 --data target/cluster/kv-0
+//! kvserver --me 0 --peers 127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102 \
+//!     --client 127.0.0.1:7000 --metrics 127.0.0.1:7200 --data target/cluster/kv-0
 //! ```
 //!
-//! Serves Raft and the KV service on its address (`--servers`, at position `--me`), keeps its
-//! state in `--data`, and stops cleanly on SIGTERM or Ctrl-C. Log lines go to stderr in the
-//! format the log viewer reads; `RUST_LOG=info` (or `debug`) turns them on.
+//! Serves Raft to the other members on its address in `--peers` (position `--me`), clients
+//! over gRPC on `--client`, and `/metrics` on `--metrics`; keeps its state in `--data`; stops
+//! cleanly on SIGTERM or Ctrl-C. Log lines go to stderr in the format the log viewer reads;
+//! `RUST_LOG=info` (or `debug`) turns them on. `--tls-cert` and `--tls-key` serve clients over
+//! TLS.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,28 +20,68 @@ use realcluster::{Node, NodeConfig};
 #[derive(Parser)]
 #[command(version, about = "One server of the real key/value cluster")]
 struct Args {
-    /// This server's position in --servers (0, 1, ...).
+    /// The cluster's id: members admit only members that give the same one.
+    #[arg(long, default_value = "kv")]
+    cluster: String,
+    /// This server's position in --peers (0, 1, ...).
     #[arg(long)]
     me: usize,
-    /// Every server's address, comma-separated, in the same order for every server.
+    /// Every member's Raft address, comma-separated, in the same order for every server.
     #[arg(long, value_delimiter = ',', required = true)]
-    servers: Vec<String>,
+    peers: Vec<String>,
+    /// The address to serve clients on (gRPC, grpc/proto/kv.proto).
+    #[arg(long)]
+    client: String,
+    /// The address to serve /metrics on (Prometheus' text format).
+    #[arg(long)]
+    metrics: Option<String>,
     /// The directory that holds this server's Raft state and snapshot.
     #[arg(long)]
     data: PathBuf,
     /// Snapshot when the Raft state reaches this many bytes (0: never).
     #[arg(long, default_value_t = 1 << 20)]
     maxraftstate: usize,
+    /// Serve clients over TLS with this certificate (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
+}
+
+fn config(args: Args) -> Result<NodeConfig, String> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(grpc::ServerTls {
+            cert_pem: read(cert, "certificate")?,
+            key_pem: read(key, "key")?,
+            client_ca_pem: None,
+        }),
+        _ => None,
+    };
+    Ok(NodeConfig {
+        cluster: args.cluster,
+        me: args.me,
+        peers: args.peers,
+        client_addr: args.client,
+        metrics_addr: args.metrics,
+        data_dir: args.data,
+        maxraftstate: (args.maxraftstate > 0).then_some(args.maxraftstate),
+        tls,
+    })
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let args = Args::parse();
-    let config = NodeConfig {
-        me: args.me,
-        servers: args.servers,
-        data_dir: args.data,
-        maxraftstate: (args.maxraftstate > 0).then_some(args.maxraftstate),
+    let config = match config(Args::parse()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("kvserver: {err}");
+            return ExitCode::FAILURE;
+        }
     };
     let (stop_tx, stop_rx) = std::sync::mpsc::channel();
     if let Err(err) = ctrlc::set_handler(move || {
@@ -55,9 +98,10 @@ fn main() -> ExitCode {
         }
     };
     eprintln!(
-        "kvserver {} serving on {} (state in {})",
+        "kvserver {} of cluster '{}' serving clients on {} (state in {})",
         config.me,
-        config.servers[config.me],
+        config.cluster,
+        config.client_addr,
         config.data_dir.display()
     );
     let _ = stop_rx.recv();
