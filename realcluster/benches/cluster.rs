@@ -1,42 +1,59 @@
-//! The real cluster's figures: `cargo bench -p realcluster`. Three servers in this process on
-//! loopback TCP, each with its state on disk (every save fsynced), in a fresh directory under
-//! `target/`: throughput and latency of Puts with 1, 8 and 32 clerks (each on its own key, for
-//! 3 s), and the time from stopping the leader to the next write that succeeds.
+//! The real cluster's figures: `cargo bench -p realcluster --bench cluster`. Three `kvserver`
+//! processes on loopback, each with its state on disk (every save fsynced), in a fresh
+//! directory under `target/`: throughput and latency of Puts with 1, 8 and 32 clerks (each on
+//! its own key, for 3 s, over gRPC), and the time from a SIGKILL of the leader to the next
+//! write that succeeds.
 
-use std::path::PathBuf;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use realcluster::{Node, NodeConfig, Sockets};
+/// The server processes, killed when dropped.
+struct Servers {
+    clients: Vec<String>,
+    children: Vec<Child>,
+}
 
-/// Three servers; returns them and their client addresses.
-fn start(root: &std::path::Path) -> (Vec<Option<Node>>, Vec<String>) {
-    let sockets: Vec<Sockets> = (0..3)
-        .map(|_| Sockets::loopback(false).expect("binds"))
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_ports(n: usize) -> Vec<String> {
+    let sockets: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binds"))
         .collect();
-    let addr = |s: &std::net::TcpListener| s.local_addr().expect("bound").to_string();
-    let peers: Vec<String> = sockets.iter().map(|s| addr(&s.peer)).collect();
-    let clients: Vec<String> = sockets.iter().map(|s| addr(&s.client)).collect();
-    let nodes = sockets
-        .into_iter()
-        .enumerate()
-        .map(|(me, sockets)| {
-            let config = NodeConfig {
-                cluster: "bench".to_string(),
-                me,
-                peers: peers.clone(),
-                client_addr: clients[me].clone(),
-                metrics_addr: None,
-                data_dir: root.join(format!("kv-{me}")),
-                maxraftstate: Some(1 << 20),
-                tls: None,
-            };
-            Some(Node::start_on(sockets, &config).expect("starts"))
+    sockets
+        .iter()
+        .map(|s| s.local_addr().expect("bound").to_string())
+        .collect()
+}
+
+fn start(root: &Path) -> Servers {
+    let (peers, clients) = (free_ports(3), free_ports(3));
+    let children = (0..3)
+        .map(|me| {
+            Command::new(env!("CARGO_BIN_EXE_kvserver"))
+                .args(["--cluster", "bench", "--me", &me.to_string()])
+                .args(["--peers", &peers.join(","), "--client", &clients[me]])
+                .arg("--data")
+                .arg(root.join(format!("kv-{me}")))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starts kvserver")
         })
         .collect();
-    (nodes, clients)
+    Servers { clients, children }
 }
 
 fn throughput(servers: &[String], clerks: usize) {
@@ -75,28 +92,23 @@ fn throughput(servers: &[String], clerks: usize) {
 fn main() {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cluster-bench");
     let _ = std::fs::remove_dir_all(&root);
-    let (mut nodes, servers) = start(&root);
-    let mut ck = realcluster::clerk(&servers, None).expect("addresses");
+    let mut servers = start(&root);
+    let mut ck = realcluster::clerk(&servers.clients, None).expect("addresses");
     ck.put("warm", "up");
-    println!("3 servers on loopback TCP, state fsynced to disk; Puts of 28 bytes");
+    println!("3 kvserver processes on loopback, state fsynced to disk; Puts of 28 bytes over gRPC");
     for clerks in [1, 8, 32] {
-        throughput(&servers, clerks);
+        throughput(&servers.clients, clerks);
     }
-    let leader = nodes
-        .iter()
-        .position(|n| {
-            n.as_ref()
-                .and_then(Node::raft)
-                .is_some_and(|rf| rf.get_state().1)
-        })
+    let leader = (0..3)
+        .find(|&i| realcluster::status(&servers.clients[i], None).is_ok_and(|s| s.role == "Leader"))
         .expect("a leader");
     let t0 = Instant::now();
-    nodes[leader].take().expect("running").stop();
+    let _ = servers.children[leader].kill();
     ck.put("after", "failover");
     println!(
-        "leader stopped -> next Put done: {:.0} ms",
+        "leader SIGKILLed -> next Put done: {:.0} ms",
         t0.elapsed().as_secs_f64() * 1000.0
     );
-    drop(nodes);
+    drop(servers);
     let _ = std::fs::remove_dir_all(&root);
 }
