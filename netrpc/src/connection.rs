@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -24,6 +24,7 @@ use labrpc::Transport;
 use parking_lot::{Condvar, Mutex};
 
 use crate::frame::{self, Call, HELLO, Hello, Outcome, PING, Reply};
+use crate::wire::{Tls, Wire, WireReader, WireWriter};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -49,6 +50,7 @@ pub fn deadline(method: &str) -> Duration {
 pub struct Connection {
     addr: String,
     hello: Option<Hello>,
+    tls: Option<Tls>,
     state: Mutex<State>,
 }
 
@@ -62,7 +64,7 @@ struct State {
 
 /// One open TCP connection and the calls waiting on it.
 struct Link {
-    writer: Mutex<BufWriter<TcpStream>>,
+    writer: Mutex<BufWriter<WireWriter>>,
     waiting: Mutex<HashMap<u64, Arc<Slot>>>,
     /// Set by the reader when the connection breaks.
     broken: AtomicBool,
@@ -89,16 +91,19 @@ impl Connection {
         Connection {
             addr: addr.to_string(),
             hello: None,
+            tls: None,
             state: Mutex::new(State::default()),
         }
     }
 
     /// As [`Connection::new`], for a member of a cluster calling another member's
-    /// [`crate::Listener::serve_members`]: every connection opens with `hello`.
-    pub fn member(addr: &str, hello: Hello) -> Connection {
+    /// [`crate::Listener::serve_members`]: every connection opens with `hello`, over TLS with
+    /// `tls` if given.
+    pub fn member(addr: &str, hello: Hello, tls: Option<Tls>) -> Connection {
         Connection {
             addr: addr.to_string(),
             hello: Some(hello),
+            tls,
             state: Mutex::new(State::default()),
         }
     }
@@ -142,16 +147,20 @@ impl Connection {
         let addr: SocketAddr = self.addr.to_socket_addrs()?.next().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address")
         })?;
-        let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+        let wire = match &self.tls {
+            Some(tls) => Wire::connect(stream, tls, CONNECT_TIMEOUT)?,
+            None => Wire::plain(stream),
+        };
         if let Some(hello) = &self.hello {
-            introduce(&mut stream, hello)?;
+            introduce(&wire, hello)?;
         }
-        stream.set_read_timeout(Some(KEEPALIVE))?;
-        let reader = stream.try_clone()?;
+        wire.tcp().set_read_timeout(Some(KEEPALIVE))?;
+        let reader = WireReader(Arc::clone(&wire));
         let link = Arc::new(Link {
-            writer: Mutex::new(BufWriter::new(stream)),
+            writer: Mutex::new(BufWriter::new(WireWriter(wire))),
             waiting: Mutex::new(HashMap::new()),
             broken: AtomicBool::new(false),
         });
@@ -181,7 +190,7 @@ impl Drop for Connection {
     /// Closes the open link, which ends its reader thread.
     fn drop(&mut self) {
         if let Some(link) = self.state.get_mut().link.take() {
-            let _ = link.writer.lock().get_ref().shutdown(Shutdown::Both);
+            link.writer.lock().get_ref().0.shutdown();
         }
     }
 }
@@ -208,7 +217,7 @@ impl Transport for Connection {
         if let Err(e) = sent {
             log::debug!("netrpc: {}: {svc_meth} not sent: {e}", self.addr);
             link.waiting.lock().remove(&id);
-            let _ = link.writer.lock().get_ref().shutdown(Shutdown::Both);
+            link.writer.lock().get_ref().0.shutdown();
             self.drop_link(&link);
             return None;
         }
@@ -228,15 +237,15 @@ impl Transport for Connection {
 }
 
 /// Sends `hello` on a new connection and waits for the listener to admit it.
-fn introduce(stream: &mut TcpStream, hello: &Hello) -> std::io::Result<()> {
+fn introduce(wire: &Arc<Wire>, hello: &Hello) -> std::io::Result<()> {
     let call = Call {
         id: 0,
         method: HELLO.to_string(),
         args: labgob::encode(hello),
     };
-    frame::write(stream, &call)?;
-    stream.set_read_timeout(Some(CONNECT_TIMEOUT))?;
-    match frame::read::<Reply>(stream)? {
+    frame::write(&mut WireWriter(Arc::clone(wire)), &call)?;
+    wire.tcp().set_read_timeout(Some(CONNECT_TIMEOUT))?;
+    match frame::read::<Reply>(&mut WireReader(Arc::clone(wire)))? {
         Some(Reply {
             outcome: Outcome::Done(_),
             ..
@@ -257,7 +266,7 @@ fn introduce(stream: &mut TcpStream, hello: &Hello) -> std::io::Result<()> {
 
 /// Hands each reply on `stream` to its call until the connection breaks; then every call still
 /// waiting on it is lost. Pings when idle; see the module doc.
-fn read_replies(stream: TcpStream, link: &Link, addr: &str) {
+fn read_replies(stream: WireReader, link: &Link, addr: &str) {
     let mut reader = BufReader::new(stream);
     let mut heard = Instant::now();
     loop {
@@ -305,7 +314,7 @@ fn read_replies(stream: TcpStream, link: &Link, addr: &str) {
             }
         }
     }
-    let _ = reader.get_ref().shutdown(Shutdown::Both);
+    reader.get_ref().0.shutdown();
     let mut waiting = link.waiting.lock();
     link.broken.store(true, Ordering::Release);
     for (_, slot) in waiting.drain() {

@@ -10,7 +10,8 @@
 //! calls in flight and connections per listener ([`Limits`]), and how long a call waits
 //! ([`deadline`]). A cluster's servers admit only each other ([`Listener::serve_members`],
 //! [`Connection::member`]: a hello with the cluster's id and the caller's member id), and keep
-//! their connections alive with pings ([`KEEPALIVE`]). Bytes from a socket are input: anything malformed closes its connection with
+//! their connections alive with pings ([`KEEPALIVE`]), over TLS if asked ([`Tls`]: each member's
+//! certificate from the cluster's CA, checked both ways). Bytes from a socket are input: anything malformed closes its connection with
 //! a log line and never panics. Blocking threads only, no async runtime.
 //!
 //! ```
@@ -32,7 +33,9 @@
 mod connection;
 mod frame;
 mod listener;
+mod wire;
 
 pub use connection::{Connection, DEAD_AFTER, KEEPALIVE, RECONNECT_PAUSE, deadline};
 pub use frame::{Hello, MAX_FRAME};
 pub use listener::{BindError, Limits, Listener, Membership, STALE_AFTER};
+pub use wire::Tls;

@@ -27,6 +27,7 @@ use labrpc::{Pool, ServeError, Server};
 use parking_lot::Mutex;
 
 use crate::frame::{self, Call, HELLO, Hello, Outcome, PING, Reply};
+use crate::wire::{Tls, Wire, WireReader, WireWriter};
 
 /// How long a member's connection may go unheard (no call, no keepalive) and still count as
 /// live, so that another process claiming its id is refused. Members ping every
@@ -69,6 +70,8 @@ pub struct Membership {
     pub members: usize,
     /// This server's own id, which no one else may claim.
     pub me: usize,
+    /// If set, connections are TLS, and a member must present a certificate from its CA.
+    pub tls: Option<Tls>,
 }
 
 /// A member's admitted connection.
@@ -76,7 +79,7 @@ struct Admitted {
     incarnation: u64,
     peer: String,
     /// This connection, to close it when the member connects again.
-    stream: TcpStream,
+    wire: Arc<Wire>,
     /// When it was last heard from, in ms since the listener started.
     heard: Arc<AtomicU64>,
     /// Tells this connection from a later one of the same member.
@@ -94,6 +97,7 @@ fn refusal(
         cluster,
         members,
         me,
+        ..
     } = membership;
     if hello.cluster != *cluster {
         return Some(format!(
@@ -336,19 +340,24 @@ fn serve_connection(stream: TcpStream, peer: &str, shared: &Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(shared.limits.idle_timeout));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let writer = match stream.try_clone() {
-        Ok(writer) => Arc::new(Mutex::new(BufWriter::new(writer))),
-        Err(e) => {
-            log::warn!("netrpc: {peer}: {e}");
-            return;
-        }
+    let tls = shared.membership.as_ref().and_then(|m| m.tls.as_ref());
+    let wire = match tls {
+        Some(tls) => match Wire::accept(stream, tls, HELLO_TIMEOUT) {
+            Ok(wire) => wire,
+            Err(e) => {
+                log::warn!("netrpc: {peer}: refused: {e}");
+                return;
+            }
+        },
+        None => Wire::plain(stream),
     };
-    let mut reader = BufReader::new(stream);
+    let writer = Arc::new(Mutex::new(BufWriter::new(WireWriter(Arc::clone(&wire)))));
+    let mut reader = BufReader::new(WireReader(Arc::clone(&wire)));
     let admitted = match &shared.membership {
         Some(membership) => match admit(&mut reader, &writer, peer, membership, shared) {
             Some(admitted) => Some(admitted),
             None => {
-                let _ = reader.get_ref().shutdown(Shutdown::Both);
+                wire.shutdown();
                 return;
             }
         },
@@ -366,13 +375,14 @@ fn serve_connection(stream: TcpStream, peer: &str, shared: &Arc<Shared>) {
 /// Reads the first call of a connection to a members' listener and admits it or refuses it.
 /// Returns the admitted member, its connection's serial, and where to note when it is heard.
 fn admit(
-    reader: &mut BufReader<TcpStream>,
-    writer: &Mutex<BufWriter<TcpStream>>,
+    reader: &mut BufReader<WireReader>,
+    writer: &Mutex<BufWriter<WireWriter>>,
     peer: &str,
     membership: &Membership,
     shared: &Shared,
 ) -> Option<(usize, u64, Arc<AtomicU64>)> {
-    let _ = reader.get_ref().set_read_timeout(Some(HELLO_TIMEOUT));
+    let wire = Arc::clone(&reader.get_ref().0);
+    let _ = wire.tcp().set_read_timeout(Some(HELLO_TIMEOUT));
     let call: Call = match frame::read(reader) {
         Ok(Some(call)) => call,
         Ok(None) => return None,
@@ -381,8 +391,8 @@ fn admit(
             return None;
         }
     };
-    let _ = reader
-        .get_ref()
+    let _ = wire
+        .tcp()
         .set_read_timeout(Some(shared.limits.idle_timeout));
     let hello = (call.method == HELLO)
         .then(|| labgob::decode::<Hello>(&call.args).ok())
@@ -423,13 +433,6 @@ fn admit(
         );
         return None;
     }
-    let stream = match reader.get_ref().try_clone() {
-        Ok(stream) => stream,
-        Err(e) => {
-            log::warn!("netrpc: {peer}: {e}");
-            return None;
-        }
-    };
     let serial = shared.next_serial.fetch_add(1, Ordering::Relaxed);
     let heard = Arc::new(AtomicU64::new(millis(now)));
     let replaced = table.insert(
@@ -437,7 +440,7 @@ fn admit(
         Admitted {
             incarnation: hello.incarnation,
             peer: peer.to_string(),
-            stream,
+            wire,
             heard: Arc::clone(&heard),
             serial,
         },
@@ -449,7 +452,7 @@ fn admit(
             hello.member,
             old.peer
         );
-        let _ = old.stream.shutdown(Shutdown::Both);
+        old.wire.shutdown();
     }
     log::debug!(
         "netrpc: {peer}: member {} of '{}'",
@@ -473,8 +476,8 @@ fn millis(d: Duration) -> u64 {
 
 /// Serves one connection's calls until it closes or misbehaves.
 fn serve_calls(
-    reader: &mut BufReader<TcpStream>,
-    writer: &Arc<Mutex<BufWriter<TcpStream>>>,
+    reader: &mut BufReader<WireReader>,
+    writer: &Arc<Mutex<BufWriter<WireWriter>>>,
     peer: &str,
     shared: &Arc<Shared>,
     admitted: Option<&(usize, u64, Arc<AtomicU64>)>,
@@ -487,7 +490,7 @@ fn serve_calls(
                 if !shared.stopping.load(Ordering::SeqCst) {
                     log::warn!("netrpc: {peer}: closing the connection: {e}");
                 }
-                let _ = reader.get_ref().shutdown(Shutdown::Both);
+                reader.get_ref().0.shutdown();
                 return;
             }
         };
@@ -547,7 +550,7 @@ fn serve_calls(
     }
 }
 
-fn send(writer: &Mutex<BufWriter<TcpStream>>, peer: &str, reply: &Reply) {
+fn send(writer: &Mutex<BufWriter<WireWriter>>, peer: &str, reply: &Reply) {
     let mut writer = writer.lock();
     if let Err(e) = frame::write(&mut *writer, reply).and_then(|()| writer.flush()) {
         log::debug!("netrpc: {peer}: reply {} not sent: {e}", reply.id);
@@ -563,6 +566,7 @@ mod tests {
             cluster: "kv".to_string(),
             members: 3,
             me: 0,
+            tls: None,
         }
     }
 

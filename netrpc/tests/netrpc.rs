@@ -244,7 +244,7 @@ fn member_of(cluster: &str, member: usize, incarnation: u64) -> netrpc::Hello {
 
 fn member_end(listener: &Listener, hello: netrpc::Hello) -> ClientEnd {
     let addr = listener.local_addr().to_string();
-    ClientEnd::over(&addr, Arc::new(Connection::member(&addr, hello)))
+    ClientEnd::over(&addr, Arc::new(Connection::member(&addr, hello, None)))
 }
 
 /// A members' listener serves the other members, and refuses another cluster, an unknown
@@ -257,6 +257,7 @@ fn a_members_listener_admits_only_its_members() {
         cluster: "kv".to_string(),
         members: 3,
         me: 0,
+        tls: None,
     };
     let listener = Listener::serve_members(socket, echo_server(), Limits::default(), membership)
         .expect("serves");
@@ -308,5 +309,74 @@ fn keepalives_hold_an_idle_connection_open() {
         started.elapsed() < netrpc::RECONNECT_PAUSE,
         "the same connection, no reconnect"
     );
+    listener.shutdown();
+}
+
+/// Certificates from a CA of the test's: the CA's PEM, and a certificate and key for
+/// `localhost` that it signed.
+fn pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("a key")).expect("a CA");
+    let key = KeyPair::generate().expect("a key");
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("signed");
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+fn tls_of((ca, cert, key): &(String, String, String)) -> netrpc::Tls {
+    netrpc::Tls::from_pem(ca.as_bytes(), cert.as_bytes(), key.as_bytes(), "localhost")
+        .expect("valid PEM")
+}
+
+/// With TLS, members with a certificate from the cluster's CA are served, many calls at once;
+/// a caller with another CA's certificate, and one in the clear, are refused.
+#[test]
+fn members_over_tls_need_a_certificate_from_the_clusters_ca() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let ours = pki();
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let membership = netrpc::Membership {
+        cluster: "kv".to_string(),
+        members: 3,
+        me: 0,
+        tls: Some(tls_of(&ours)),
+    };
+    let listener = Listener::serve_members(socket, echo_server(), Limits::default(), membership)
+        .expect("serves");
+    let addr = listener.local_addr().to_string();
+    let end = |hello, tls| ClientEnd::over(&addr, Arc::new(Connection::member(&addr, hello, tls)));
+    let one = end(member_of("kv", 1, 11), Some(tls_of(&ours)));
+    let workers: Vec<_> = (0..8u64)
+        .map(|t| {
+            let one = one.clone();
+            thread::spawn(move || {
+                for i in 0..200 {
+                    let x = t * 1000 + i;
+                    assert_eq!(one.call::<u64, u64>("Echo.Double", &x), Some(2 * x));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("no call failed");
+    }
+    let stranger = end(member_of("kv", 2, 21), Some(tls_of(&pki())));
+    assert_eq!(
+        stranger.call::<u64, u64>("Echo.Double", &1),
+        None,
+        "another CA"
+    );
+    let plain = end(member_of("kv", 2, 21), None);
+    assert_eq!(
+        plain.call::<u64, u64>("Echo.Double", &1),
+        None,
+        "in the clear"
+    );
+    let two = end(member_of("kv", 2, 21), Some(tls_of(&ours)));
+    assert_eq!(two.call::<u64, u64>("Echo.Double", &5), Some(10));
     listener.shutdown();
 }

@@ -64,6 +64,8 @@ pub struct NodeConfig {
     pub maxraftstate: Option<usize>,
     /// Serve clients over TLS with this certificate.
     pub tls: Option<ServerTls>,
+    /// Talk to the other members over TLS, each with a certificate from the cluster's CA.
+    pub peer_tls: Option<netrpc::Tls>,
 }
 
 /// The sockets a node serves on, bound before it starts (so that a caller can learn every
@@ -169,6 +171,7 @@ impl Node {
             cluster: config.cluster.clone(),
             members: config.peers.len(),
             me: config.me,
+            tls: config.peer_tls.clone(),
         };
         let limits = Limits {
             idle_timeout: PEER_IDLE_TIMEOUT,
@@ -285,7 +288,8 @@ fn member_ends(config: &NodeConfig) -> Vec<ClientEnd> {
                 member: config.me,
                 incarnation,
             };
-            ClientEnd::over(addr, Arc::new(Connection::member(addr, hello)))
+            let connection = Connection::member(addr, hello, config.peer_tls.clone());
+            ClientEnd::over(addr, Arc::new(connection))
         })
         .collect()
 }

@@ -33,6 +33,7 @@ fn prepare(test: &str) -> (Vec<Sockets>, Vec<NodeConfig>, PathBuf) {
             data_dir: root.join(format!("kv-{me}")),
             maxraftstate: Some(4096),
             tls: None,
+            peer_tls: None,
         })
         .collect();
     (sockets, configs, root)
@@ -229,7 +230,10 @@ fn garbage_on_every_port_harms_no_one() {
             member: (config.me + 1) % 3,
             incarnation: 1,
         };
-        let stranger = ClientEnd::over(peer, Arc::new(netrpc::Connection::member(peer, hello)));
+        let stranger = ClientEnd::over(
+            peer,
+            Arc::new(netrpc::Connection::member(peer, hello, None)),
+        );
         assert_eq!(stranger.call::<u64, u64>("Raft.RequestVote", &1), None);
         let anonymous = ClientEnd::over(peer, Arc::new(netrpc::Connection::new(peer)));
         assert_eq!(anonymous.call::<u64, u64>("Raft.RequestVote", &1), None);
@@ -237,6 +241,62 @@ fn garbage_on_every_port_harms_no_one() {
     ck.append("g", ",after");
     assert_eq!(ck.get("g"), "before,after");
     drop(silent);
+    drop(nodes);
+}
+
+/// A CA's certificate, and a certificate and key for `localhost` that it signed, in PEM.
+fn pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("a key")).expect("a CA");
+    let key = KeyPair::generate().expect("a key");
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("signed");
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// TLS on both paths: the members talk over TLS with certificates from one CA, clients with
+/// that CA are served, and a client without it is refused.
+#[test]
+fn with_tls_on_both_paths_a_client_without_the_ca_is_refused() {
+    let (sockets, mut configs, root) = prepare("tls");
+    let _cleanup = RemoveOnDrop(root.clone());
+    let (ca, cert, key) = pki();
+    for config in &mut configs {
+        config.tls = Some(grpc::ServerTls {
+            cert_pem: cert.clone().into_bytes(),
+            key_pem: key.clone().into_bytes(),
+            client_ca_pem: None,
+        });
+        config.peer_tls = Some(
+            netrpc::Tls::from_pem(ca.as_bytes(), cert.as_bytes(), key.as_bytes(), "localhost")
+                .expect("valid PEM"),
+        );
+    }
+    let nodes = start_all(sockets, &configs);
+    let tls = realcluster::ClientTls {
+        ca_pem: ca.clone().into_bytes(),
+        domain: "localhost".to_string(),
+        identity: None,
+    };
+    let mut ck = realcluster::clerk(&clients(&configs), Some(&tls)).expect("addresses");
+    ck.put("t", "over");
+    ck.append("t", " tls");
+    assert_eq!(ck.get("t"), "over tls");
+    for addr in clients(&configs) {
+        let err = realcluster::status(&addr, None).expect_err("plain text to a TLS port");
+        assert!(!err.is_empty());
+        let (other_ca, _, _) = pki();
+        let stranger = realcluster::ClientTls {
+            ca_pem: other_ca.into_bytes(),
+            ..tls.clone()
+        };
+        realcluster::status(&addr, Some(&stranger)).expect_err("a client without the CA");
+        realcluster::status(&addr, Some(&tls)).expect("a client with the CA");
+    }
     drop(nodes);
 }
 

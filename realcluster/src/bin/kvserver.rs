@@ -9,7 +9,8 @@
 //! over gRPC on `--client`, and `/metrics` on `--metrics`; keeps its state in `--data`; stops
 //! cleanly on SIGTERM or Ctrl-C. Log lines go to stderr in the format the log viewer reads;
 //! `RUST_LOG=info` (or `debug`) turns them on. `--tls-cert` and `--tls-key` serve clients over
-//! TLS.
+//! TLS; with `--tls-ca` too, Raft between servers goes over TLS, each member checking that the
+//! other's certificate comes from that CA.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +48,13 @@ struct Args {
     /// The certificate's private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The CA (PEM) that signed every member's certificate: talk to the other members over TLS
+    /// with --tls-cert, and admit only members whose certificate it signed.
+    #[arg(long, requires = "tls_cert")]
+    tls_ca: Option<PathBuf>,
+    /// The name in the members' certificates.
+    #[arg(long, default_value = "localhost")]
+    tls_name: String,
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
@@ -62,6 +70,18 @@ fn config(args: Args) -> Result<NodeConfig, String> {
         }),
         _ => None,
     };
+    let peer_tls = match (&tls, &args.tls_ca) {
+        (Some(tls), Some(ca)) => Some(
+            netrpc::Tls::from_pem(
+                &read(ca, "CA")?,
+                &tls.cert_pem,
+                &tls.key_pem,
+                &args.tls_name,
+            )
+            .map_err(|e| format!("TLS between members: {e}"))?,
+        ),
+        _ => None,
+    };
     Ok(NodeConfig {
         cluster: args.cluster,
         me: args.me,
@@ -71,6 +91,7 @@ fn config(args: Args) -> Result<NodeConfig, String> {
         data_dir: args.data,
         maxraftstate: (args.maxraftstate > 0).then_some(args.maxraftstate),
         tls,
+        peer_tls,
     })
 }
 
