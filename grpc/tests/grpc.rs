@@ -225,39 +225,16 @@ fn a_message_over_the_bound_is_refused_without_harm() {
     server.shutdown();
 }
 
-struct Pki {
-    ca_pem: String,
-    server_cert: String,
-    server_key: String,
-}
-
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    Pki {
-        ca_pem: ca.pem(),
-        server_cert: cert.pem(),
-        server_key: key.serialize_pem(),
-    }
-}
-
 #[test]
 fn with_tls_a_client_without_the_ca_is_refused() {
-    let ours = pki();
-    let theirs = pki();
+    let ours = netrpc::test_pki::issue();
+    let theirs = netrpc::test_pki::issue();
     let server = serve(
         Arc::new(Echo::default()),
         Options {
             tls: Some(ServerTls {
-                cert_pem: ours.server_cert.clone().into_bytes(),
-                key_pem: ours.server_key.clone().into_bytes(),
+                cert_pem: ours.cert.clone().into_bytes(),
+                key_pem: ours.key.clone().into_bytes(),
                 client_ca_pem: None,
             }),
             ..Options::default()
@@ -269,9 +246,9 @@ fn with_tls_a_client_without_the_ca_is_refused() {
         domain: "localhost".to_string(),
         identity: None,
     };
-    let trusted = KvClient::new(&addr, Some(&tls(&ours.ca_pem))).unwrap();
+    let trusted = KvClient::new(&addr, Some(&tls(&ours.ca))).unwrap();
     assert_eq!(get(&trusted, "tls").unwrap(), "slt");
-    let stranger = KvClient::new(&addr, Some(&tls(&theirs.ca_pem))).unwrap();
+    let stranger = KvClient::new(&addr, Some(&tls(&theirs.ca))).unwrap();
     let err = get(&stranger, "tls").unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     let plain = KvClient::new(&addr, None).unwrap();

@@ -35,6 +35,9 @@ mod frame;
 mod listener;
 mod wire;
 
+#[cfg(feature = "test-pki")]
+pub mod test_pki;
+
 pub use connection::{Connection, DEAD_AFTER, KEEPALIVE, RECONNECT_PAUSE, deadline};
 pub use frame::{Hello, MAX_FRAME};
 pub use listener::{BindError, Limits, Listener, Membership, STALE_AFTER};

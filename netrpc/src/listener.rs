@@ -394,23 +394,28 @@ fn admit(
     let _ = wire
         .tcp()
         .set_read_timeout(Some(shared.limits.idle_timeout));
-    let hello = (call.method == HELLO)
-        .then(|| labgob::decode::<Hello>(&call.args).ok())
-        .flatten();
-    let Some(hello) = hello else {
-        let why = format!(
-            "its first call is {}, not a hello saying who it is",
-            call.method
-        );
-        log::warn!("netrpc: {peer}: refused: {why}");
+    // Refuses the connection: a log line, and an error reply that says why.
+    let refuse = |why: String| {
+        let why = format!("{peer} {why}");
+        log::warn!("netrpc: refused a connection: {why}");
+        let outcome = Outcome::Refused(why);
         send(
             writer,
             peer,
             &Reply {
                 id: call.id,
-                outcome: Outcome::Refused(why),
+                outcome,
             },
         );
+    };
+    let hello = (call.method == HELLO)
+        .then(|| labgob::decode::<Hello>(&call.args).ok())
+        .flatten();
+    let Some(hello) = hello else {
+        refuse(format!(
+            "opened with {}, not a hello saying who it is",
+            call.method
+        ));
         return None;
     };
     let mut table = shared.admitted.lock();
@@ -421,16 +426,7 @@ fn admit(
     });
     if let Some(why) = refusal(membership, &hello, live) {
         drop(table);
-        let why = format!("{peer} says it is {why}");
-        log::warn!("netrpc: refused a connection: {why}");
-        send(
-            writer,
-            peer,
-            &Reply {
-                id: call.id,
-                outcome: Outcome::Refused(why),
-            },
-        );
+        refuse(format!("says it is {why}"));
         return None;
     }
     let serial = shared.next_serial.fetch_add(1, Ordering::Relaxed);

@@ -8,6 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use labrpc::{ClientEnd, Server, Service};
+use netrpc::test_pki::Pki;
 use netrpc::{Connection, Limits, Listener};
 
 fn echo_server() -> Server {
@@ -312,22 +313,8 @@ fn keepalives_hold_an_idle_connection_open() {
     listener.shutdown();
 }
 
-/// Certificates from a CA of the test's: the CA's PEM, and a certificate and key for
-/// `localhost` that it signed.
-fn pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("a key")).expect("a CA");
-    let key = KeyPair::generate().expect("a key");
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .expect("params")
-        .signed_by(&key, &ca)
-        .expect("signed");
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
-fn tls_of((ca, cert, key): &(String, String, String)) -> netrpc::Tls {
+fn tls_of(pki: &Pki) -> netrpc::Tls {
+    let Pki { ca, cert, key } = pki;
     netrpc::Tls::from_pem(ca.as_bytes(), cert.as_bytes(), key.as_bytes(), "localhost")
         .expect("valid PEM")
 }
@@ -337,7 +324,7 @@ fn tls_of((ca, cert, key): &(String, String, String)) -> netrpc::Tls {
 #[test]
 fn members_over_tls_need_a_certificate_from_the_clusters_ca() {
     let _ = env_logger::builder().is_test(true).try_init();
-    let ours = pki();
+    let ours = netrpc::test_pki::issue();
     let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
     let membership = netrpc::Membership {
         cluster: "kv".to_string(),
@@ -364,7 +351,10 @@ fn members_over_tls_need_a_certificate_from_the_clusters_ca() {
     for worker in workers {
         worker.join().expect("no call failed");
     }
-    let stranger = end(member_of("kv", 2, 21), Some(tls_of(&pki())));
+    let stranger = end(
+        member_of("kv", 2, 21),
+        Some(tls_of(&netrpc::test_pki::issue())),
+    );
     assert_eq!(
         stranger.call::<u64, u64>("Echo.Double", &1),
         None,

@@ -244,27 +244,13 @@ fn garbage_on_every_port_harms_no_one() {
     drop(nodes);
 }
 
-/// A CA's certificate, and a certificate and key for `localhost` that it signed, in PEM.
-fn pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("a key")).expect("a CA");
-    let key = KeyPair::generate().expect("a key");
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .expect("params")
-        .signed_by(&key, &ca)
-        .expect("signed");
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
 /// TLS on both paths: the members talk over TLS with certificates from one CA, clients with
 /// that CA are served, and a client without it is refused.
 #[test]
 fn with_tls_on_both_paths_a_client_without_the_ca_is_refused() {
     let (sockets, mut configs, root) = prepare("tls");
     let _cleanup = RemoveOnDrop(root.clone());
-    let (ca, cert, key) = pki();
+    let netrpc::test_pki::Pki { ca, cert, key } = netrpc::test_pki::issue();
     for config in &mut configs {
         config.tls = Some(grpc::ServerTls {
             cert_pem: cert.clone().into_bytes(),
@@ -289,7 +275,7 @@ fn with_tls_on_both_paths_a_client_without_the_ca_is_refused() {
     for addr in clients(&configs) {
         let err = realcluster::status(&addr, None).expect_err("plain text to a TLS port");
         assert!(!err.is_empty());
-        let (other_ca, _, _) = pki();
+        let other_ca = netrpc::test_pki::issue().ca;
         let stranger = realcluster::ClientTls {
             ca_pem: other_ca.into_bytes(),
             ..tls.clone()
