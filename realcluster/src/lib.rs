@@ -5,7 +5,8 @@
 //! A [`Node`] is one server, with three ports:
 //! - peers: a [`netrpc::Listener`] for Raft that admits only the other members of its cluster
 //!   (a hello with the cluster's id and the caller's member id; see [`netrpc::Membership`]),
-//!   and ends to the other members over [`netrpc::Connection`]s;
+//!   and ends to the other members over [`netrpc::Connection`]s, over TLS if
+//!   [`NodeConfig::peer_tls`] is set;
 //! - clients: the gRPC service of `kv.proto` (`service.rs` translates it to lab 4's handlers),
 //!   with TLS as an option;
 //! - metrics: `/metrics` in Prometheus' text format (`metrics.rs`), if asked for.
