@@ -107,8 +107,7 @@ impl GrpcServer {
     ) -> io::Result<GrpcServer> {
         let service = KvService {
             handler,
-            permits: Arc::new(Semaphore::new(options.max_in_flight)),
-            max_in_flight: options.max_in_flight,
+            in_flight: InFlight::new(options.max_in_flight),
         };
         let service = KvServer::new(service)
             .max_decoding_message_size(MAX_MESSAGE)
@@ -126,8 +125,7 @@ impl GrpcServer {
     ) -> io::Result<GrpcServer> {
         let service = PeerService {
             server,
-            permits: Arc::new(Semaphore::new(options.max_in_flight)),
-            max_in_flight: options.max_in_flight,
+            in_flight: InFlight::new(options.max_in_flight),
         };
         let service = PeerServer::new(service)
             .max_decoding_message_size(MAX_MESSAGE)
@@ -336,29 +334,43 @@ impl AsyncWrite for Counted {
     }
 }
 
-/// Runs `work` on a blocking thread if a permit is free; busy otherwise.
-async fn run_blocking<T: Send + 'static>(
-    permits: &Arc<Semaphore>,
-    max_in_flight: usize,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Status> {
-    let Ok(permit) = Arc::clone(permits).try_acquire_owned() else {
-        return Err(Status::resource_exhausted(format!(
-            "busy: {max_in_flight} requests in flight, the most this server runs; back off and retry"
-        )));
-    };
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        work()
-    })
-    .await
-    .map_err(|e| Status::internal(format!("the handler failed: {e}")))
+/// The bound on requests in flight: each runs on a blocking thread while it holds a permit.
+struct InFlight {
+    permits: Arc<Semaphore>,
+    max: usize,
+}
+
+impl InFlight {
+    fn new(max: usize) -> InFlight {
+        InFlight {
+            permits: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// Runs `work` on a blocking thread if a permit is free; busy otherwise.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Status> {
+        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+            return Err(Status::resource_exhausted(format!(
+                "busy: {} requests in flight, the most this server runs; back off and retry",
+                self.max
+            )));
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| Status::internal(format!("the handler failed: {e}")))
+    }
 }
 
 struct KvService {
     handler: Arc<dyn KvHandler>,
-    permits: Arc<Semaphore>,
-    max_in_flight: usize,
+    in_flight: InFlight,
 }
 
 impl KvService {
@@ -367,7 +379,7 @@ impl KvService {
         work: impl FnOnce(&dyn KvHandler) -> T + Send + 'static,
     ) -> Result<Response<T>, Status> {
         let handler = Arc::clone(&self.handler);
-        let result = run_blocking(&self.permits, self.max_in_flight, move || work(&*handler)).await;
+        let result = self.in_flight.run(move || work(&*handler)).await;
         if result.is_err() {
             self.handler.refused();
         }
@@ -397,8 +409,7 @@ impl Kv for KvService {
 
 struct PeerService {
     server: labrpc::Server,
-    permits: Arc<Semaphore>,
-    max_in_flight: usize,
+    in_flight: InFlight,
 }
 
 #[tonic::async_trait]
@@ -406,10 +417,10 @@ impl Peer for PeerService {
     async fn call(&self, request: Request<PeerCall>) -> Result<Response<PeerReply>, Status> {
         let PeerCall { method, args } = request.into_inner();
         let server = self.server.clone();
-        let served = run_blocking(&self.permits, self.max_in_flight, move || {
-            server.serve(&method, &args)
-        })
-        .await?;
+        let served = self
+            .in_flight
+            .run(move || server.serve(&method, &args))
+            .await?;
         match served {
             Ok(reply) => Ok(Response::new(PeerReply { reply })),
             Err(err) => {
