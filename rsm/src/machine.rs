@@ -12,8 +12,12 @@ use serde::de::DeserializeOwned;
 ///
 /// The whole value is the snapshot: the layer encodes it with labgob when a snapshot is due and
 /// decodes it on restart, so everything that must survive (the duplicate table included) is a
-/// field that serde sees.
-pub trait StateMachine: Serialize + DeserializeOwned + Default + Send + 'static {
+/// field that serde sees. A server with no snapshot starts from `Default` ([`Rsm::start`]) or
+/// from a state of its own ([`Rsm::start_from`]).
+///
+/// [`Rsm::start`]: crate::Rsm::start
+/// [`Rsm::start_from`]: crate::Rsm::start_from
+pub trait StateMachine: Serialize + DeserializeOwned + Send + 'static {
     /// An operation as it travels on the log.
     type Op: Serialize + DeserializeOwned + std::fmt::Debug + Send;
     /// What applying an operation answers.

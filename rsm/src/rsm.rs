@@ -90,8 +90,30 @@ impl<S: StateMachine> Rsm<S> {
         me: usize,
         persister: Arc<Persister>,
         maxraftstate: Option<usize>,
+    ) -> Rsm<S>
+    where
+        S: Default,
+    {
+        Rsm::start_from(servers, me, persister, maxraftstate, S::default())
+    }
+
+    /// [`Rsm::start`] for a state machine that does not start empty: `initial` is the state
+    /// before the first entry (lab 5's shard store knows its group's id from the start). A
+    /// snapshot in the persister replaces it, as it would replace the default.
+    ///
+    /// # Panics
+    /// If the saved snapshot cannot be decoded.
+    pub fn start_from(
+        servers: Vec<labrpc::ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        maxraftstate: Option<usize>,
+        initial: S,
     ) -> Rsm<S> {
-        let (machine, last_applied) = restore::<S>(me, &persister.read_snapshot());
+        let (machine, last_applied) = match restore::<S>(me, &persister.read_snapshot()) {
+            Some(restored) => restored,
+            None => (initial, 0),
+        };
         let (apply_tx, apply_rx) = crossbeam_channel::bounded(APPLY_BUFFER);
         let (kill_tx, kill_rx) = crossbeam_channel::bounded(0);
         let rf = Raft::make(servers, me, Arc::clone(&persister), apply_tx);
@@ -207,15 +229,15 @@ impl<S: StateMachine> Rsm<S> {
     }
 }
 
-/// The state machine and its last index from a snapshot made by `snapshot::encode`; a new one
-/// and index 0 from no snapshot at all.
-fn restore<S: StateMachine>(me: usize, bytes: &[u8]) -> (S, u64) {
+/// The state machine and its last index from a snapshot made by `snapshot::encode`; `None`
+/// from no snapshot at all.
+fn restore<S: StateMachine>(me: usize, bytes: &[u8]) -> Option<(S, u64)> {
     // solution: begin 4B restore
     if bytes.is_empty() {
-        return (S::default(), 0);
+        return None;
     }
     match snapshot::decode::<S>(bytes) {
-        Ok((last_applied, machine)) => (machine, last_applied),
+        Ok((last_applied, machine)) => Some((machine, last_applied)),
         Err(err) => panic!(
             "S{me}: the snapshot ({} bytes) is corrupt: {err}",
             bytes.len()
@@ -363,7 +385,12 @@ impl<S: StateMachine> Inner<S> {
                 );
                 return;
             }
-            let (machine, covered) = restore::<S>(self.me, bytes);
+            let Some((machine, covered)) = restore::<S>(self.me, bytes) else {
+                panic!(
+                    "S{}: Raft installed an empty snapshot for index {index}",
+                    self.me
+                );
+            };
             assert_eq!(
                 covered, index,
                 "S{}: a snapshot for index {index} says it covers {covered}",

@@ -413,7 +413,7 @@ while !st.dead {
     Stub {
         name: "restore",
         what: "`restore`: the state machine and its last index from a snapshot",
-        with: Code("(S::default(), 0)"),
+        with: Code("None"),
     },
     Stub {
         name: "wait",
