@@ -133,6 +133,7 @@ impl Configs {
     }
 }
 
+// solution: begin 5A configs-tests
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,3 +191,4 @@ mod tests {
         assert_eq!(c.latest().num, 0);
     }
 }
+// solution: end configs-tests

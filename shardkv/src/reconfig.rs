@@ -28,7 +28,7 @@ pub const POLL_EVERY: Duration = Duration::from_millis(100);
 
 /// The thread's body, until `stop` closes.
 pub(crate) fn run(kv: &ShardKv, mut ctrler: shardctrler::Clerk, stop: &Receiver<()>) {
-    // solution: begin 5B reconfig-run
+    // solution: begin 5A reconfig-run
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(POLL_EVERY) {
         if !kv.raft().get_state().1 {
             continue;
@@ -41,6 +41,7 @@ pub(crate) fn run(kv: &ShardKv, mut ctrler: shardctrler::Clerk, stop: &Receiver<
                     configure(kv, config);
                 }
             }
+            // solution: begin 5B reconfig-hand-over
             Plan::HandOver { num, pull, collect } => thread::scope(|s| {
                 for transfer in &pull {
                     s.spawn(move || pull_from(kv, num, transfer));
@@ -49,6 +50,7 @@ pub(crate) fn run(kv: &ShardKv, mut ctrler: shardctrler::Clerk, stop: &Receiver<
                     s.spawn(move || collect_from(kv, num, transfer));
                 }
             }),
+            // solution: end reconfig-hand-over
         }
     }
     // solution: end reconfig-run

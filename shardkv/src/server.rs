@@ -146,7 +146,7 @@ impl ShardKv {
     /// The `Get` handler: the read goes through the group's log, and is answered only if the
     /// group serves the key's shard when the read is applied.
     pub fn get(&self, args: GetArgs) -> GetReply {
-        // solution: begin 5A get-handler
+        // solution: begin 5A shardkv-get-handler
         let (err, value) = match self.inner.rsm.submit(&Op::Get { key: args.key }) {
             Ok(Output::Done(Some(value))) => (Err::Ok, value),
             Ok(Output::Done(None)) => (Err::NoKey, String::new()),
@@ -154,12 +154,12 @@ impl ShardKv {
             Err(_) => (Err::WrongLeader, String::new()),
         };
         GetReply { err, value }
-        // solution: end get-handler
+        // solution: end shardkv-get-handler
     }
 
     /// The `PutAppend` handler.
     pub fn put_append(&self, args: PutAppendArgs) -> PutAppendReply {
-        // solution: begin 5A put-append-handler
+        // solution: begin 5A shardkv-put-append-handler
         let PutAppendArgs { key, value, op, id } = args;
         let op = match op {
             PutOrAppend::Put => Op::Put { key, value, id },
@@ -171,7 +171,7 @@ impl ShardKv {
             Err(_) => Err::WrongLeader,
         };
         PutAppendReply { err }
-        // solution: end put-append-handler
+        // solution: end shardkv-put-append-handler
     }
 
     /// The `Pull` handler: the shards this group handed off in configuration `args.num`. Any

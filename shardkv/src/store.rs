@@ -130,7 +130,7 @@ impl StateMachine for ShardStore {
     type Output = Output;
 
     fn apply(&mut self, op: Op) -> Output {
-        // solution: begin 5B store-apply
+        // solution: begin 5A shard-store-apply
         match op {
             Op::Get { key } => match self.serving(&key) {
                 Some(shard) => Output::Done(shard.data.kv.get(&key).cloned()),
@@ -142,6 +142,7 @@ impl StateMachine for ShardStore {
                 self.configure(config);
                 Output::Done(None)
             }
+            // solution: begin 5B shard-store-hand-over
             Op::Insert { num, shards } => self.step(num, |store| {
                 for (s, data) in shards {
                     if let Some(shard) = store.shards.get_mut(&s)
@@ -174,8 +175,9 @@ impl StateMachine for ShardStore {
                     }
                 }
             }),
+            // solution: end shard-store-hand-over
         }
-        // solution: end store-apply
+        // solution: end shard-store-apply
     }
 }
 
@@ -217,7 +219,7 @@ impl ShardStore {
     /// here and this group has applied `num` (not yet the next: then they are deleted
     /// already, and the asker has them).
     pub fn handed_off(&self, num: u64, wanted: &[usize]) -> Option<BTreeMap<usize, ShardData>> {
-        // solution: begin 5B store-handed-off
+        // solution: begin 5B shard-store-handed-off
         if self.config.num != num {
             return None;
         }
@@ -230,14 +232,14 @@ impl ShardStore {
                 _ => None,
             })
             .collect()
-        // solution: end store-handed-off
+        // solution: end shard-store-handed-off
     }
 
     /// What this group's leader does next: ask for the next configuration once the current
     /// hand-over is over, or else pull the shards still `Pulling` and have the old copies of
     /// those `Collecting` deleted, from the groups that owned them before.
     pub fn plan(&self) -> Plan {
-        // solution: begin 5B store-plan
+        // solution: begin 5B shard-store-plan
         if self.settled() {
             return Plan::Poll {
                 next: self.config.num + 1,
@@ -268,7 +270,7 @@ impl ShardStore {
             pull: transfers(pull),
             collect: transfers(collect),
         }
-        // solution: end store-plan
+        // solution: end shard-store-plan
     }
 
     /// The total size of the keys and values held, for status displays.
@@ -309,13 +311,12 @@ impl ShardStore {
     /// Pitfall: configurations are applied one at a time, in order. A group that skipped one
     /// would pull shards from the wrong owner, or not at all.
     fn configure(&mut self, config: Config) {
-        // solution: begin 5B store-configure
+        // solution: begin 5A shard-store-configure
         if config.num != self.config.num + 1 || !self.settled() {
             return;
         }
         for s in 0..N_SHARDS {
             match change(self.gid, self.config.shards[s], config.shards[s]) {
-                Change::Unchanged => {}
                 Change::Create => {
                     self.shards.insert(
                         s,
@@ -325,6 +326,7 @@ impl ShardStore {
                         },
                     );
                 }
+                // solution: begin 5B shard-store-configure-hand-over
                 Change::Pull { .. } => {
                     self.shards.insert(
                         s,
@@ -339,10 +341,12 @@ impl ShardStore {
                         shard.state = ShardState::HandingOff;
                     }
                 }
+                // solution: end shard-store-configure-hand-over
+                Change::Unchanged => {}
             }
         }
         self.prev = std::mem::replace(&mut self.config, config);
-        // solution: end store-configure
+        // solution: end shard-store-configure
     }
 
     /// A hand-over step for configuration `num`: run `f` if this group is there. Past it, the
@@ -359,3 +363,155 @@ impl ShardStore {
         }
     }
 }
+
+// solution: begin 5B shard-store-tests
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Configuration `num`: every shard on gid 1 but those in `on_2`.
+    fn config(num: u64, on_2: &[usize]) -> Config {
+        let mut shards = [1; N_SHARDS];
+        for &s in on_2 {
+            shards[s] = 2;
+        }
+        Config {
+            num,
+            shards,
+            groups: BTreeMap::from([(1, vec!["a".into()]), (2, vec!["b".into()])]),
+        }
+    }
+
+    fn put(key: &str, value: &str, seq: u64) -> Op {
+        Op::Put {
+            key: key.into(),
+            value: value.into(),
+            id: OpId { clerk: 7, seq },
+        }
+    }
+
+    fn get(store: &mut ShardStore, key: &str) -> Output {
+        store.apply(Op::Get { key: key.into() })
+    }
+
+    /// The key `"0"` is in shard 8 (`'0'` is byte 48).
+    const SHARD: usize = 8;
+
+    #[test]
+    fn a_shard_moves_with_its_duplicate_table() {
+        let (mut a, mut b) = (ShardStore::new(1), ShardStore::new(2));
+        for store in [&mut a, &mut b] {
+            store.apply(Op::Configure {
+                config: config(1, &[]),
+            });
+        }
+        assert_eq!(a.apply(put("0", "x", 1)), Output::Done(None));
+        assert_eq!(b.apply(put("0", "y", 2)), Output::WrongGroup);
+
+        for store in [&mut a, &mut b] {
+            store.apply(Op::Configure {
+                config: config(2, &[SHARD]),
+            });
+        }
+        assert_eq!(get(&mut a, "0"), Output::WrongGroup, "handing off");
+        assert_eq!(get(&mut b, "0"), Output::WrongGroup, "not arrived yet");
+        assert!(!a.settled() && !b.settled());
+        let transfer = Transfer {
+            from: 1,
+            servers: vec!["a".into()],
+            shards: vec![SHARD],
+        };
+        let pulling = Plan::HandOver {
+            num: 2,
+            pull: vec![transfer.clone()],
+            collect: vec![],
+        };
+        assert_eq!(b.plan(), pulling);
+        assert_eq!(a.handed_off(1, &[SHARD]), None, "not in that configuration");
+
+        let shards = a.handed_off(2, &[SHARD]).expect("handed off in 2");
+        b.apply(Op::Insert { num: 2, shards });
+        assert_eq!(get(&mut b, "0"), Output::Done(Some("x".into())));
+        b.apply(put("0", "again", 1));
+        assert_eq!(
+            get(&mut b, "0"),
+            Output::Done(Some("x".into())),
+            "a retried put is skipped: the table came with the shard"
+        );
+        let collecting = Plan::HandOver {
+            num: 2,
+            pull: vec![],
+            collect: vec![transfer],
+        };
+        assert_eq!(b.plan(), collecting);
+
+        assert_eq!(
+            a.apply(Op::Delete {
+                num: 2,
+                shards: vec![SHARD]
+            }),
+            Output::Done(None)
+        );
+        assert!(a.settled() && a.bytes() == 0, "the old copy is gone");
+        assert_eq!(a.handed_off(2, &[SHARD]), None);
+        b.apply(Op::Collected {
+            num: 2,
+            shards: vec![SHARD],
+        });
+        assert!(b.settled());
+        assert_eq!(b.plan(), Plan::Poll { next: 3 });
+    }
+
+    #[test]
+    fn configurations_apply_in_order_and_only_once_settled() {
+        let mut b = ShardStore::new(2);
+        b.apply(Op::Configure {
+            config: config(2, &[]),
+        });
+        assert_eq!(b.config().num, 0, "2 is not next after 0");
+        b.apply(Op::Configure {
+            config: config(1, &[SHARD]),
+        });
+        assert_eq!(b.config().num, 1);
+        assert!(b.settled(), "nobody owned it before: created");
+        b.apply(Op::Configure {
+            config: config(2, &[]),
+        });
+        b.apply(Op::Configure {
+            config: config(3, &[SHARD]),
+        });
+        assert_eq!(b.config().num, 2, "3 waits for 2's hand-over");
+        assert_eq!(
+            b.states().collect::<Vec<_>>(),
+            [(SHARD, ShardState::HandingOff)]
+        );
+    }
+
+    #[test]
+    fn a_step_for_another_configuration_changes_nothing() {
+        let mut b = ShardStore::new(2);
+        b.apply(Op::Configure {
+            config: config(1, &[]),
+        });
+        b.apply(Op::Configure {
+            config: config(2, &[SHARD]),
+        });
+        let stale = Op::Insert {
+            num: 1,
+            shards: BTreeMap::from([(SHARD, ShardData::default())]),
+        };
+        assert_eq!(b.apply(stale), Output::Done(None));
+        assert_eq!(
+            b.states().collect::<Vec<_>>(),
+            [(SHARD, ShardState::Pulling)]
+        );
+        let early = Op::Delete {
+            num: 3,
+            shards: vec![SHARD],
+        };
+        assert_eq!(b.apply(early), Output::NotReady);
+    }
+}
+// solution: end shard-store-tests

@@ -1,7 +1,8 @@
 //! `cargo xtask skeleton --out DIR [--from PART]`: the student skeleton.
 //!
 //! The reference marks each piece of code a part asks the student to write, in the lab's
-//! sources ([`SOURCES`]: Raft's `src/`, lab 4's `rsm/src/` and `kvraft/src/`), as a named region
+//! sources ([`SOURCES`]: Raft's `src/`, lab 4's `rsm/src/` and `kvraft/src/`, lab 5's
+//! `shardctrler/src/` and `shardkv/src/`), as a named region
 //! of that part, and holds nothing else there for the skeleton:
 //!
 //! ```text
@@ -10,8 +11,9 @@
 //! // solution: end start
 //! ```
 //!
-//! The parts are Raft's PartA-PartD, then lab 4's 4A and 4B, as the course names them
-//! (`// solution: begin 4A submit`); a skeleton from 4A hands out lab 4 on a complete Raft.
+//! The parts are Raft's PartA-PartD, then lab 4's 4A and 4B and lab 5's 5A and 5B, as the
+//! course names them (`// solution: begin 4A submit`); a skeleton from 4A hands out lab 4 on a
+//! complete Raft (with lab 5 stubbed too), one from 5A lab 5 on a complete lab 4.
 //!
 //! The stubs live here, in `skeleton/stubs.rs`, keyed by the region's name; the markers are
 //! parsed in `skeleton/regions.rs`. A region of PART or a later part becomes the course's
@@ -37,14 +39,23 @@ use prose::Place;
 use regions::Node;
 use stubs::{STUBS, Stub, With};
 
-/// The parts, in the order they are handed out: Raft's, then lab 4's.
-const PARTS: [&str; 6] = ["PartA", "PartB", "PartC", "PartD", "4A", "4B"];
+/// The parts, in the order they are handed out: Raft's, then lab 4's, then lab 5's.
+const PARTS: [&str; 8] = ["PartA", "PartB", "PartC", "PartD", "4A", "4B", "5A", "5B"];
 
 /// The first of lab 4's parts: the key/value service, `rsm/` and `kvraft/`.
 const LAB4: usize = 4;
 
+/// The first of lab 5's parts: the sharded service, `shardctrler/` and `shardkv/`.
+const LAB5: usize = 6;
+
 /// The directories whose `.rs` files hold solution regions.
-const SOURCES: [&str; 3] = ["src", "rsm/src", "kvraft/src"];
+const SOURCES: [&str; 5] = [
+    "src",
+    "rsm/src",
+    "kvraft/src",
+    "shardctrler/src",
+    "shardkv/src",
+];
 
 /// A part's short name, as `--from` and the guides' file names have it: `A`, `4A`.
 fn short(part: usize) -> &'static str {
@@ -61,7 +72,8 @@ pub struct Options {
     /// The directory to write (it must not exist)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The first part to stub out: A-D (Raft), or 4A, 4B (lab 4) (also PartA, 3A, 2A, Part4A, ...)
+    /// The first part to stub out: A-D (Raft), 4A, 4B (lab 4) or 5A, 5B (lab 5) (also PartA, 3A,
+    /// 2A, Part4A, ...)
     #[arg(long, value_name = "PART", default_value = "A", value_parser = part)]
     from: usize,
 }
@@ -72,7 +84,8 @@ fn part(name: &str) -> Result<usize, String> {
 }
 
 /// `A`, `PartA`, `parta`, `3A` and `2A` (Raft's names since 2024 and before) all name PartA;
-/// `4A`, `Part4A` and `4a` name lab 4's 4A. A `4` never names a Raft part.
+/// `4A`, `Part4A` and `4a` name lab 4's 4A, `5A` lab 5's. A `4` or a `5` never names a Raft
+/// part.
 fn part_number(name: &str) -> Option<usize> {
     let name = name.trim().to_ascii_uppercase();
     let name = name.strip_prefix("PART").unwrap_or(&name);
@@ -84,7 +97,8 @@ fn part_number(name: &str) -> Option<usize> {
     let index = usize::from(letter.checked_sub(b'A')?);
     match lab {
         None | Some(b'2' | b'3') if index < LAB4 => Some(index),
-        Some(b'4') if LAB4 + index < PARTS.len() => Some(LAB4 + index),
+        Some(b'4') if LAB4 + index < LAB5 => Some(LAB4 + index),
+        Some(b'5') if LAB5 + index < PARTS.len() => Some(LAB5 + index),
         _ => None,
     }
 }
@@ -456,17 +470,20 @@ mod tests {
             ("4b", 5),
             ("Part4A", 4),
             ("part4b", 5),
+            ("5A", 6),
+            ("Part5b", 7),
         ] {
             assert_eq!(part_number(name), Some(part), "{name}");
             assert_eq!(part_number(short(part)), Some(part), "{}", short(part));
         }
         for name in [
-            "E", "3E", "4C", "4D", "5A", "1A", "4", "Part", "", "AA", "PartA4",
+            "E", "3E", "4C", "4D", "5C", "6A", "1A", "4", "5", "Part", "", "AA", "PartA4",
         ] {
             assert_eq!(part_number(name), None, "{name}");
         }
         assert_eq!(short(0), "A");
         assert_eq!(short(LAB4), "4A");
+        assert_eq!(short(LAB5), "5A");
     }
 
     fn root() -> PathBuf {
@@ -510,7 +527,9 @@ mod tests {
             for (lib, stubbed_from) in [
                 ("src/lib.rs", LAB4),
                 ("kvraft/src/lib.rs", LAB4 + 1),
-                ("rsm/src/lib.rs", PARTS.len()),
+                ("rsm/src/lib.rs", LAB5),
+                ("shardctrler/src/lib.rs", LAB5 + 1),
+                ("shardkv/src/lib.rs", PARTS.len()),
             ] {
                 assert_eq!(
                     plan.files[Path::new(lib)].contains("#![allow("),
@@ -520,7 +539,9 @@ mod tests {
             }
             for (rel, text) in &plan.files {
                 let placeholder = text.contains("// Your code here (");
-                if rel.starts_with("rsm/src") || rel.starts_with("kvraft/src") {
+                let lab4 = rel.starts_with("rsm/src") || rel.starts_with("kvraft/src");
+                let lab5 = rel.starts_with("shardctrler/src") || rel.starts_with("shardkv/src");
+                if lab4 || lab5 {
                     assert!(
                         !text.contains("// Your code here (Part"),
                         "{}: a Raft part's placeholder",
@@ -529,6 +550,7 @@ mod tests {
                 } else if rel.starts_with("src") {
                     assert!(!placeholder || from < LAB4, "{}", rel.display());
                     assert!(!text.contains("// Your code here (4"), "{}", rel.display());
+                    assert!(!text.contains("// Your code here (5"), "{}", rel.display());
                 }
             }
             for manifest in ["Cargo.toml", "kvraft/Cargo.toml"] {

@@ -2,7 +2,7 @@
 //! without the crates and benchmarks left out, and the allowance in a stubbed crate's `lib.rs`
 //! for what the stubs leave unused. Each speaks to the student who receives the skeleton.
 
-use super::{LAB4, PARTS, short};
+use super::{LAB4, LAB5, PARTS, short};
 
 /// A place where the student writes code: a region the skeleton stubs.
 pub(super) struct Place {
@@ -20,6 +20,8 @@ const SUBJECTS: [&str; PARTS.len()] = [
     "log compaction",
     "a key/value service without snapshots",
     "a key/value service with snapshots",
+    "the shard controller and static sharding",
+    "shard movement, with both challenges",
 ];
 
 /// The heading of a part's list in the README: its subject, the course's number of a Raft part
@@ -57,6 +59,8 @@ pub(super) fn crate_subject(dir: &str) -> &'static str {
     match dir {
         "rsm/src" => "your rsm layer",
         "kvraft/src" => "your key/value service",
+        "shardctrler/src" => "your shard controller",
+        "shardkv/src" => "your sharded key/value service",
         _ => "your Raft",
     }
 }
@@ -79,11 +83,14 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
     s.push_str(&format!(
         "# Raft and key/value labs in Rust: {todo}\n\n\
          The Raft lab of MIT's distributed systems course (6.5840, labs 3A-3D; 2A-2D before\n\
-         2024) and the key/value service on it (lab 4A-4B; 3A-3B before 2024), in synchronous,\n\
-         thread-based Rust: OS threads, mutexes, condvars to wake threads, crossbeam channels\n\
-         between the layers; no async runtime. Your Raft is the root crate, in `src/`; the service\n\
-         is two crates: `rsm/`, the replicated-state-machine layer between a service and its Raft\n\
-         peer (the course's `rsm` package), and `kvraft/`, the key/value server and its clerk.\n\n"
+         2024), the key/value service on it (lab 4A-4B; 3A-3B before 2024) and the sharded\n\
+         service on that (lab 5A-5B; 4A-4B before 2024), in synchronous, thread-based Rust: OS\n\
+         threads, mutexes, condvars to wake threads, crossbeam channels between the layers; no\n\
+         async runtime. Your Raft is the root crate, in `src/`; the service is two crates: `rsm/`,\n\
+         the replicated-state-machine layer between a service and its Raft peer (the course's `rsm`\n\
+         package), and `kvraft/`, the key/value server and its clerk; the sharded service is two\n\
+         more on `rsm/`: `shardctrler/`, the controller that assigns shards to replica groups, and\n\
+         `shardkv/`, the groups and their clerk.\n\n"
     ));
     if from > 0 {
         s.push_str(&format!(
@@ -117,14 +124,17 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
         "- Lab 4's API, which its tests call: `KvServer::start`, `service`, `raft`, `kill`\n  \
          (`kvraft/src/server.rs`); the `Clerk`'s `new`, `get`, `put`, `append` (`kvraft/src/client.rs`);\n  \
          `Rsm::start`, `submit`, `raft`, `last_applied`, `inspect`, `kill` and the `StateMachine` trait\n  \
-         (`rsm/src/`). Keep their signatures.\n\
+         (`rsm/src/`). Lab 5's: `ShardCtrler` and its `Clerk` (`shardctrler/src/`), `ShardKv`, its\n  \
+         `Clerk` and `key2shard` (`shardkv/src/`). Keep their signatures.\n\
+         - Lab 5's `Config` and `N_SHARDS` (`shardctrler/src/config.rs`), the RPCs (`rpc.rs` in each), a\n  \
+         shard's states (`shardkv/src/shard.rs`) and the operations on each group's log (`Op`).\n\
          - `kvraft/src/rpc.rs`: the service's RPCs and the course's error names; `kvraft/src/store.rs`: its\n  \
          operations on the log (`Op`).\n\
          - A start on the rest of lab 4, yours to use, change or replace: the fields of the wait table\n  \
          (`rsm/src/waiters.rs`) and of the duplicate table (`rsm/src/sessions.rs`), the snapshot's\n  \
          encoding (`rsm/src/snapshot.rs`), `Rsm::start` and `kill` with the reader thread they start and\n  \
          join, the store's and the clerk's fields.\n\
-         - `tests/`, `rsm/tests/`, `kvraft/tests/`: the lab's tests, line by line the course's, and their\n  \
+         - `tests/` (and each crate's `tests/`): the lab's tests, line by line the course's, and their\n  \
          harnesses (`tests/common/`, the course's config.go; `tester/`, what they share, with the\n  \
          linearizability checker).\n\
          - `docs/`: a guide per part; `assets/`: diagrams of the roles, the threads, a command's path, the\n  \
@@ -139,9 +149,12 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
     s.push_str(if from < LAB4 {
         "an InstallSnapshot for a follower that lags\n\
          behind the snapshot, in your replicator"
-    } else {
+    } else if from < LAB5 {
         "the snapshot a 4B server takes when its Raft\n\
          state has grown, in your `apply_command`"
+    } else {
+        "the shards 5B moves between groups, in\n\
+         your store's `apply`"
     });
     s.push_str(
         ") is yours to add when you get there, and the part's\n\
@@ -164,13 +177,15 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
     }
     let (one, first) = if from < LAB4 {
         ("backup_part_b", "       ")
-    } else {
+    } else if from < LAB5 {
         ("basic_4a     ", "           ")
+    } else {
+        ("join_leave_5b", "           ")
     };
     s.push_str(&format!(
         "\n## Testing\n\n\
          ```sh\n\
-         cargo test {filter}{first}        # a part's tests: part_a, part_b, part_c, part_d, 4a or 4b\n\
+         cargo test {filter}{first}        # a part's tests: part_a ... part_d, 4a, 4b, 5a or 5b\n\
          cargo test {one}        # one test, by its Go name in snake case\n\
          cargo test --workspace          # everything: labgob, labrpc, the tools, your unit tests, all parts\n\
          ```\n\n\
@@ -211,8 +226,10 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
 pub(super) fn guide_note(part: usize, from: usize, places: &[Place]) -> String {
     let (code, finished) = if part < LAB4 {
         ("`src/`", "Raft")
-    } else {
+    } else if part < LAB5 {
         ("`rsm/` and `kvraft/`", "service")
+    } else {
+        ("`shardctrler/` and `shardkv/`", "service")
     };
     if part < from {
         return format!(
@@ -504,10 +521,9 @@ opt-level = 1
             },
         ];
         let readme = readme(1, &places);
-        assert!(
-            readme
-                .starts_with("# Raft and key/value labs in Rust: PartB, PartC, PartD, 4A and 4B\n")
-        );
+        assert!(readme.starts_with(
+            "# Raft and key/value labs in Rust: PartB, PartC, PartD, 4A, 4B, 5A and 5B\n"
+        ));
         assert!(readme.contains("PartA is done"));
         assert!(readme.contains("### PartB: log replication (3B; guide: `docs/part-b.md`)"));
         assert!(readme.contains("- `src/raft.rs`:\n  - `Raft::start`\n"));
@@ -518,7 +534,7 @@ opt-level = 1
         ));
         assert!(readme.contains("in your replicator"));
         let lab4 = super::readme(4, &places[2..]);
-        assert!(lab4.starts_with("# Raft and key/value labs in Rust: 4A and 4B\n"));
+        assert!(lab4.starts_with("# Raft and key/value labs in Rust: 4A, 4B, 5A and 5B\n"));
         assert!(lab4.contains("PartA, PartB, PartC and PartD are done"));
         assert!(lab4.contains("`// Your code here (4A).`"));
         assert!(lab4.contains("cargo test 4a   ") && lab4.contains("in your `apply_command`"));
