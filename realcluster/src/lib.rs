@@ -21,6 +21,7 @@
 mod client;
 mod metrics;
 mod service;
+pub mod sharded;
 
 use std::fmt;
 use std::net::TcpListener;
@@ -162,26 +163,16 @@ impl Node {
             });
         }
         let metrics = Arc::new(Metrics::new(config.me));
-        let (restored, mut journal) =
-            DiskJournal::open(&config.data_dir).map_err(StartError::Storage)?;
         let for_syncs = Arc::clone(&metrics);
-        journal.observe_syncs(Box::new(move |took| for_syncs.fsynced(took)));
-        let persister = Arc::new(Persister::with_journal(restored, Box::new(journal)));
+        let persister = open_persister(
+            &config.data_dir,
+            Box::new(move |took| for_syncs.fsynced(took)),
+        )?;
+        let members = Members::of(config);
         let raft_server = Server::new();
-        let membership = Membership {
-            cluster: config.cluster.clone(),
-            members: config.peers.len(),
-            me: config.me,
-            tls: config.peer_tls.clone(),
-        };
-        let limits = Limits {
-            idle_timeout: PEER_IDLE_TIMEOUT,
-            ..Limits::default()
-        };
-        let peers = Listener::serve_members(sockets.peer, raft_server.clone(), limits, membership)
-            .map_err(StartError::Listen)?;
+        let peers = members.serve(sockets.peer, &raft_server)?;
         let kv = KvServer::start(
-            member_ends(config),
+            members.ends(),
             config.me,
             Arc::clone(&persister),
             config.maxraftstate,
@@ -277,20 +268,69 @@ impl Drop for Node {
     }
 }
 
-/// Ends to every member, each opening its connections with this member's hello.
-fn member_ends(config: &NodeConfig) -> Vec<ClientEnd> {
-    let incarnation = rand::random();
-    config
-        .peers
-        .iter()
-        .map(|addr| {
-            let hello = Hello {
-                cluster: config.cluster.clone(),
-                member: config.me,
-                incarnation,
-            };
-            let connection = Connection::member(addr, hello, config.peer_tls.clone());
-            ClientEnd::over(addr, Arc::new(connection))
-        })
-        .collect()
+/// The Raft state in `data_dir`, behind a persister that journals every save there;
+/// `observe` hears how long each fsync took.
+fn open_persister(
+    data_dir: &std::path::Path,
+    observe: Box<dyn Fn(std::time::Duration) + Send + Sync>,
+) -> Result<Arc<Persister>, StartError> {
+    let (restored, mut journal) = DiskJournal::open(data_dir).map_err(StartError::Storage)?;
+    journal.observe_syncs(observe);
+    Ok(Arc::new(Persister::with_journal(
+        restored,
+        Box::new(journal),
+    )))
+}
+
+/// One server's place among its Raft group's members: what its members' listener admits and
+/// what its ends to the others say.
+struct Members {
+    cluster: String,
+    me: usize,
+    peers: Vec<String>,
+    tls: Option<netrpc::Tls>,
+}
+
+impl Members {
+    fn of(config: &NodeConfig) -> Members {
+        Members {
+            cluster: config.cluster.clone(),
+            me: config.me,
+            peers: config.peers.clone(),
+            tls: config.peer_tls.clone(),
+        }
+    }
+
+    /// Serves `raft_server` on `socket` to the other members only.
+    fn serve(&self, socket: TcpListener, raft_server: &Server) -> Result<Listener, StartError> {
+        let membership = Membership {
+            cluster: self.cluster.clone(),
+            members: self.peers.len(),
+            me: self.me,
+            tls: self.tls.clone(),
+        };
+        let limits = Limits {
+            idle_timeout: PEER_IDLE_TIMEOUT,
+            ..Limits::default()
+        };
+        Listener::serve_members(socket, raft_server.clone(), limits, membership)
+            .map_err(StartError::Listen)
+    }
+
+    /// Ends to every member, each opening its connections with this member's hello.
+    fn ends(&self) -> Vec<ClientEnd> {
+        let incarnation = rand::random();
+        self.peers
+            .iter()
+            .map(|addr| {
+                let hello = Hello {
+                    cluster: self.cluster.clone(),
+                    member: self.me,
+                    incarnation,
+                };
+                let connection = Connection::member(addr, hello, self.tls.clone());
+                ClientEnd::over(addr, Arc::new(connection))
+            })
+            .collect()
+    }
 }

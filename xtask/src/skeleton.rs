@@ -135,6 +135,10 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "benchmarks of a finished key/value service",
     ),
     (
+        "shardkv/benches",
+        "the sharded service's throughput against lab 4's",
+    ),
+    (
         "tests/xtask_selftest.rs",
         "the stress runner's own fixture; it needs an elected leader",
     ),
@@ -159,6 +163,7 @@ const MANIFEST_LEFT_OUT: &[(&str, &[&str])] = &[
         &["demo", "grpc", "netrpc", "realcluster", "storage", "bench"],
     ),
     ("kvraft/Cargo.toml", &["bench"]),
+    ("shardkv/Cargo.toml", &["bench", "kvraft"]),
 ];
 
 /// Written into every skeleton: says it is one, and from which part.
@@ -553,7 +558,7 @@ mod tests {
                     assert!(!text.contains("// Your code here (5"), "{}", rel.display());
                 }
             }
-            for manifest in ["Cargo.toml", "kvraft/Cargo.toml"] {
+            for manifest in ["Cargo.toml", "kvraft/Cargo.toml", "shardkv/Cargo.toml"] {
                 assert!(
                     !plan.files[Path::new(manifest)].contains("[[bench]]"),
                     "{manifest}"

@@ -1,15 +1,24 @@
-//! `kvctl`: talk to the real key/value cluster's client services (gRPC).
+//! `kvctl`: talk to the real cluster's client services (gRPC): lab 4's key/value servers
+//! (`--servers`), or lab 5's shard controllers and, through them, the sharded store
+//! (`--ctrlers`).
 //!
 //! ```text
 //! kvctl --servers 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 put greeting hello
 //! kvctl --servers ... append greeting ", world"
 //! kvctl --servers ... get greeting
 //! kvctl --servers ... status
+//!
+//! kvctl --ctrlers 127.0.0.1:7300,127.0.0.1:7301,127.0.0.1:7302 join 100=127.0.0.1:7500,...
+//! kvctl --ctrlers ... query            # the latest configuration (query N: number N)
+//! kvctl --ctrlers ... move 3 101       # shard 3 to group 101
+//! kvctl --ctrlers ... leave 100
+//! kvctl --ctrlers ... put greeting hello      # get, put, append on the sharded store
 //! ```
 //!
-//! `get`, `put` and `append` go through lab 4's clerk, which retries until the cluster answers;
-//! `--timeout` bounds how long kvctl lets it try. With `--ca` (and `--domain`), kvctl speaks
-//! TLS and trusts only servers whose certificate that CA signed.
+//! `get`, `put` and `append` go through the labs' clerks, which retry until the cluster
+//! answers; `--timeout` bounds how long kvctl lets them try. With `--ca` (and `--domain`),
+//! kvctl speaks TLS to key/value servers and trusts only those whose certificate that CA
+//! signed.
 
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
@@ -18,15 +27,20 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 use realcluster::ClientTls;
+use shardctrler::{Config, N_SHARDS};
 
 #[derive(Parser)]
-#[command(version, about = "Talk to the real key/value cluster")]
+#[command(version, about = "Talk to the real cluster")]
+#[command(group(ArgGroup::new("cluster").required(true).args(["servers", "ctrlers"])))]
 struct Args {
-    /// Every server's client address, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Every key/value server's client address, comma-separated.
+    #[arg(long, value_delimiter = ',')]
     servers: Vec<String>,
+    /// Every shard controller's client address, comma-separated: the sharded store.
+    #[arg(long, value_delimiter = ',')]
+    ctrlers: Vec<String>,
     /// Give up after this many seconds without an answer.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -48,8 +62,22 @@ enum Command {
     Put { key: String, value: String },
     /// Append VALUE to the value of KEY.
     Append { key: String, value: String },
-    /// Each server's Raft state and counters, as a table.
+    /// Each server's Raft state and counters, as a table (key/value servers).
     Status,
+    /// Print configuration NUM of the shard controller (the latest without NUM).
+    Query { num: Option<u64> },
+    /// Groups join, each as GID=ADDR,ADDR,... (its servers' client addresses).
+    Join {
+        #[arg(required = true)]
+        groups: Vec<String>,
+    },
+    /// The groups GID... leave (their shards go to the groups that stay).
+    Leave {
+        #[arg(required = true)]
+        gids: Vec<u64>,
+    },
+    /// Move SHARD to group GID.
+    Move { shard: usize, gid: u64 },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +93,17 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<ExitCode, String> {
+    if !args.ctrlers.is_empty() {
+        return sharded(args);
+    }
+    if matches!(
+        args.command,
+        Command::Query { .. } | Command::Join { .. } | Command::Leave { .. } | Command::Move { .. }
+    ) {
+        return Err(
+            "query, join, leave and move speak to shard controllers: give --ctrlers".into(),
+        );
+    }
     for addr in &args.servers {
         addr.to_socket_addrs()
             .map_err(|e| format!("'{addr}' is not a server address (host:port): {e}"))?;
@@ -95,7 +134,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 ck.append(&key, &value);
                 None
             }
-            Command::Status => unreachable!("handled above"),
+            _ => unreachable!("handled above"),
         };
         let _ = done_tx.send(output);
     });
@@ -171,4 +210,149 @@ fn status(servers: &[String], tls: Option<&ClientTls>) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Every address in `addrs` is host:port.
+fn check_addrs(addrs: &[String]) -> Result<(), String> {
+    for addr in addrs {
+        addr.to_socket_addrs()
+            .map_err(|e| format!("'{addr}' is not a server address (host:port): {e}"))?;
+    }
+    Ok(())
+}
+
+/// `GID=ADDR,ADDR,...` as a gid and its servers.
+fn parse_group(spec: &str) -> Result<(u64, Vec<String>), String> {
+    let (gid, addrs) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("'{spec}': a group is GID=ADDR,ADDR,..."))?;
+    let gid: u64 = gid
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&g| g > 0)
+        .ok_or_else(|| format!("'{spec}': the gid must be a number above 0"))?;
+    let addrs: Vec<String> = addrs.split(',').map(|a| a.trim().to_string()).collect();
+    check_addrs(&addrs)?;
+    Ok((gid, addrs))
+}
+
+/// Runs `f` on a thread of its own for at most `timeout` seconds (the clerks retry forever).
+fn within<T: Send + 'static>(
+    timeout: u64,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done_tx.send(f());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(timeout))
+        .map_err(|_| format!("no answer within {timeout} s from {what}"))
+}
+
+fn print_config(config: &Config) {
+    println!("configuration {}", config.num);
+    for (gid, servers) in &config.groups {
+        let shards: Vec<String> = config.shards_of(*gid).map(|s| s.to_string()).collect();
+        println!(
+            "group {gid}: shards [{}], servers {}",
+            shards.join(" "),
+            servers.join(",")
+        );
+    }
+    let orphans: Vec<String> = config.shards_of(0).map(|s| s.to_string()).collect();
+    if !orphans.is_empty() {
+        println!("no group: shards [{}]", orphans.join(" "));
+    }
+}
+
+/// The commands on the shard controllers at `args.ctrlers` and the sharded store.
+fn sharded(args: Args) -> Result<ExitCode, String> {
+    use realcluster::sharded::{ctrler_clerk, sharded_clerk};
+    check_addrs(&args.ctrlers)?;
+    let ctrlers = args.ctrlers.clone();
+    let what = format!("the controllers at {}", args.ctrlers.join(", "));
+    let latest = |ctrlers: Vec<String>| {
+        within(args.timeout, &what, move || {
+            ctrler_clerk(&ctrlers).query(None)
+        })
+    };
+    match args.command {
+        Command::Status => {
+            return Err("status speaks to key/value servers (--servers); for the shard                         controllers, try query"
+                .into());
+        }
+        Command::Query { num } => {
+            let config = within(args.timeout, &what, move || {
+                ctrler_clerk(&ctrlers).query(num)
+            })?;
+            print_config(&config);
+        }
+        Command::Join { groups } => {
+            let groups = groups
+                .iter()
+                .map(|spec| parse_group(spec))
+                .collect::<Result<_, _>>()?;
+            within(args.timeout, &what, move || {
+                ctrler_clerk(&ctrlers).join(groups)
+            })?;
+            print_config(&latest(args.ctrlers)?);
+        }
+        Command::Leave { gids } => {
+            let config = latest(ctrlers.clone())?;
+            if let Some(gid) = gids.iter().find(|g| !config.groups.contains_key(g)) {
+                return Err(format!(
+                    "group {gid} is not in configuration {}",
+                    config.num
+                ));
+            }
+            if config.groups.keys().all(|g| gids.contains(g)) {
+                return Err(
+                    "that would leave no group to hold the data; join another first".into(),
+                );
+            }
+            within(args.timeout, &what, move || {
+                ctrler_clerk(&ctrlers).leave(&gids)
+            })?;
+            print_config(&latest(args.ctrlers)?);
+        }
+        Command::Move { shard, gid } => {
+            if shard >= N_SHARDS {
+                return Err(format!(
+                    "there are {N_SHARDS} shards, 0 to {}",
+                    N_SHARDS - 1
+                ));
+            }
+            let config = latest(ctrlers.clone())?;
+            if !config.groups.contains_key(&gid) {
+                return Err(format!(
+                    "group {gid} is not in configuration {}",
+                    config.num
+                ));
+            }
+            within(args.timeout, &what, move || {
+                ctrler_clerk(&ctrlers).move_shard(shard, gid)
+            })?;
+            print_config(&latest(args.ctrlers)?);
+        }
+        Command::Get { key } => {
+            let value = within(args.timeout, &what, move || {
+                sharded_clerk(&ctrlers).get(&key)
+            })?;
+            println!("{value}");
+        }
+        Command::Put { key, value } => {
+            within(args.timeout, &what, move || {
+                sharded_clerk(&ctrlers).put(&key, &value)
+            })?;
+        }
+        Command::Append { key, value } => {
+            within(args.timeout, &what, move || {
+                sharded_clerk(&ctrlers).append(&key, &value)
+            })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

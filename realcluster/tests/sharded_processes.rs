@@ -1,0 +1,304 @@
+//! Lab 5's real binaries as real processes on loopback: 3 `shardctrler`s and 2 replica groups
+//! of 3 `shardkv`s. Clerks append for 20 s while the test moves shards back and forth (group
+//! 101 joins, 100 leaves, 100 joins, 101 leaves, ...) and, in between, kills a server with
+//! SIGKILL and restarts it from its directory: a group server (leader or not) or a controller.
+//! Then every acknowledged append is in place, once and in order, and the history is
+//! linearizable (porcupine, through lab 4's model). The test stops every process it started
+//! and deletes its directory, whatever happens.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use realcluster::sharded::{ctrler_clerk, sharded_clerk};
+use tester::linearizability::{self, KvOp, OpLog};
+
+/// Clerks, each appending to a key of its own, in a shard of its own.
+const CLIENTS: u32 = 4;
+/// How long the clerks run while shards move and servers die.
+const RUN: Duration = Duration::from_secs(20);
+/// A run that takes longer than this has hung: the watchdog stops everything and fails.
+const HUNG: Duration = Duration::from_secs(120);
+const GIDS: [u64; 2] = [100, 101];
+
+/// One server process: how to start it, and the running instance.
+struct Proc {
+    binary: &'static str,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// Every server process, killed when dropped.
+#[derive(Default)]
+struct Procs(Vec<Proc>);
+
+impl Procs {
+    fn add(&mut self, binary: &'static str, args: Vec<String>, log: PathBuf) -> usize {
+        self.0.push(Proc {
+            binary,
+            args,
+            log,
+            child: None,
+        });
+        let i = self.0.len() - 1;
+        self.spawn(i);
+        i
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let p = &mut self.0[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p.log)
+            .expect("opens the server's log");
+        let child = Command::new(p.binary)
+            .args(&p.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starts the server");
+        p.child = Some(child);
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.0[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for i in 0..self.0.len() {
+            self.kill(i);
+        }
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// `n` loopback addresses whose ports the kernel hands out now, free a moment later.
+fn free(n: usize) -> Vec<String> {
+    let sockets: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binds on loopback"))
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().expect("bound").to_string())
+        .collect()
+}
+
+#[test]
+fn sharded_moves_and_sigkill_lose_no_acknowledged_write() {
+    // One directory per process: the stress runner runs copies of a test side by side.
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sharded-processes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("creates the test's directory");
+    let _cleanup = RemoveOnDrop(root.clone());
+    let procs = Arc::new(Mutex::new(Procs::default()));
+    let _stop = StopOnDrop(Arc::clone(&procs));
+    let finished = Arc::new(AtomicBool::new(false));
+    watchdog(Arc::clone(&procs), root.clone(), Arc::clone(&finished));
+
+    let (ctrler_clients, ctrler_peers) = (free(3), free(3));
+    let mut ctrler_procs = Vec::new();
+    let mut group_procs = Vec::new();
+    let mut joins = Vec::new();
+    {
+        let mut procs = procs.lock();
+        for (i, client) in ctrler_clients.iter().enumerate() {
+            let args = vec![
+                "--me".to_string(),
+                i.to_string(),
+                "--peers".into(),
+                ctrler_peers.join(","),
+                "--client".into(),
+                client.clone(),
+                "--data".into(),
+                root.join(format!("ctrler-{i}")).display().to_string(),
+            ];
+            let log = root.join(format!("ctrler-{i}.log"));
+            ctrler_procs.push(procs.add(env!("CARGO_BIN_EXE_shardctrler"), args, log));
+        }
+        for gid in GIDS {
+            let (clients, peers) = (free(3), free(3));
+            let mut members = Vec::new();
+            for (i, client) in clients.iter().enumerate() {
+                let args = vec![
+                    "--gid".to_string(),
+                    gid.to_string(),
+                    "--me".into(),
+                    i.to_string(),
+                    "--peers".into(),
+                    peers.join(","),
+                    "--client".into(),
+                    client.clone(),
+                    "--ctrlers".into(),
+                    ctrler_clients.join(","),
+                    "--data".into(),
+                    root.join(format!("group-{gid}-{i}")).display().to_string(),
+                    "--maxraftstate".into(),
+                    "4096".into(),
+                ];
+                let log = root.join(format!("group-{gid}-{i}.log"));
+                members.push(procs.add(env!("CARGO_BIN_EXE_shardkv"), args, log));
+            }
+            group_procs.push(members);
+            joins.push((gid, clients));
+        }
+    }
+    let mut admin = ctrler_clerk(&ctrler_clients);
+    admin.join([joins[0].clone()].into_iter().collect());
+
+    let log = Arc::new(OpLog::new());
+    let done = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|cli| {
+            let (ctrlers, log, done) =
+                (ctrler_clients.clone(), Arc::clone(&log), Arc::clone(&done));
+            thread::spawn(move || {
+                let mut ck = sharded_clerk(&ctrlers);
+                // Keys "0", "1", ...: one shard each.
+                let key = cli.to_string();
+                let mut acknowledged = 0u32;
+                while !done.load(Ordering::Relaxed) {
+                    let value = format!("x {cli} {acknowledged} y");
+                    let start = linearizability::now();
+                    ck.append(&key, &value);
+                    let end = linearizability::now();
+                    log.record(
+                        cli,
+                        start,
+                        end,
+                        KvOp::Append {
+                            key: key.as_str().into(),
+                            value: value.as_str().into(),
+                        },
+                    );
+                    acknowledged += 1;
+                }
+                (key, acknowledged)
+            })
+        })
+        .collect();
+
+    // Each round: a move (101 joins, 100 leaves, 100 joins, 101 leaves, ...), then a server
+    // killed and restarted: a server of each group in turn, then a controller.
+    let t0 = Instant::now();
+    let (mut moves, mut kills) = (0, 0);
+    let mut round = 0usize;
+    while t0.elapsed() < RUN {
+        let (joining, leaving) = if round.is_multiple_of(2) {
+            (1, 0)
+        } else {
+            (0, 1)
+        };
+        admin.join([joins[joining].clone()].into_iter().collect());
+        thread::sleep(Duration::from_millis(500));
+        admin.leave(&[GIDS[leaving]]);
+        moves += 2;
+        thread::sleep(Duration::from_millis(500));
+        let which = (round / 3) % 3;
+        let victim = match round % 3 {
+            0 => group_procs[0][which],
+            1 => group_procs[1][which],
+            _ => ctrler_procs[which],
+        };
+        procs.lock().kill(victim);
+        thread::sleep(Duration::from_millis(300));
+        procs.lock().spawn(victim);
+        kills += 1;
+        thread::sleep(Duration::from_millis(500));
+        round += 1;
+    }
+    done.store(true, Ordering::Relaxed);
+    let results: Vec<(String, u32)> = clients
+        .into_iter()
+        .map(|c| c.join().expect("a client thread"))
+        .collect();
+    assert!(moves >= 4 && kills >= 3, "{moves} moves, {kills} kills");
+    println!(
+        "{} appends acknowledged over {moves} moves and {kills} kills",
+        results.iter().map(|(_, n)| n).sum::<u32>()
+    );
+
+    let mut ck = sharded_clerk(&ctrler_clients);
+    for (cli, (key, acknowledged)) in results.iter().enumerate() {
+        assert!(*acknowledged > 0, "client {cli} made no progress");
+        let start = linearizability::now();
+        let value = ck.get(key);
+        let end = linearizability::now();
+        log.record(
+            cli as u32,
+            start,
+            end,
+            KvOp::Get {
+                key: key.as_str().into(),
+                value: value.as_str().into(),
+            },
+        );
+        let expected: String = (0..*acknowledged)
+            .map(|j| format!("x {cli} {j} y"))
+            .collect();
+        // An Append returns only once it took effect, and each takes effect once, in
+        // whichever group held the shard then.
+        assert!(
+            value == expected,
+            "{key}: {acknowledged} acknowledged appends, but the value is\n{value}"
+        );
+    }
+    linearizability::assert_linearizable(
+        "sharded_moves_and_sigkill_lose_no_acknowledged_write",
+        &log.read(),
+    );
+    finished.store(true, Ordering::Relaxed);
+}
+
+/// Stops every server when dropped, a failed test's included. Declared after
+/// [`RemoveOnDrop`], so dropped before it.
+struct StopOnDrop(Arc<Mutex<Procs>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.lock().kill_all();
+    }
+}
+
+/// Fails the test, after stopping every server and deleting `root`, if it has not finished
+/// within [`HUNG`].
+fn watchdog(procs: Arc<Mutex<Procs>>, root: PathBuf, finished: Arc<AtomicBool>) {
+    thread::spawn(move || {
+        let t0 = Instant::now();
+        while !finished.load(Ordering::Relaxed) {
+            if t0.elapsed() > HUNG {
+                procs.lock().kill_all();
+                let _ = std::fs::remove_dir_all(&root);
+                eprintln!("the test hung for {HUNG:?}: servers stopped, directory deleted");
+                std::process::exit(101);
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+/// Deletes a directory when dropped, a failed test's included.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
