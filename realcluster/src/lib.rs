@@ -12,7 +12,8 @@
 //! - metrics: `/metrics` in Prometheus' text format (`metrics.rs`), if asked for.
 //!
 //! [`clerk`] makes a lab-4 clerk that reaches the client services over gRPC (`client.rs`). The
-//! server binaries and the command-line client are built on these.
+//! server binaries and the command-line client are built on these. [`sharded`] does the same
+//! for lab 5's controller and replica groups (binaries `shardctrler` and `shardkv`).
 //!
 //! Starting checks what a user can get wrong and says which: an id that is not one of the
 //! members, a data directory that cannot be opened or holds damaged state, an address that

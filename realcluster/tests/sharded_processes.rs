@@ -1,5 +1,5 @@
 //! Lab 5's real binaries as real processes on loopback: 3 `shardctrler`s and 2 replica groups
-//! of 3 `shardkv`s. Clerks append for 20 s while the test moves shards back and forth (group
+//! of 3 `shardkv`s. Clerks append for 15 s while the test moves shards back and forth (group
 //! 101 joins, 100 leaves, 100 joins, 101 leaves, ...) and, in between, kills a server with
 //! SIGKILL and restarts it from its directory: a group server (leader or not) or a controller.
 //! Then every acknowledged append is in place, once and in order, and the history is
@@ -21,7 +21,7 @@ use tester::linearizability::{self, KvOp, OpLog};
 /// Clerks, each appending to a key of its own, in a shard of its own.
 const CLIENTS: u32 = 4;
 /// How long the clerks run while shards move and servers die.
-const RUN: Duration = Duration::from_secs(20);
+const RUN: Duration = Duration::from_secs(15);
 /// A run that takes longer than this has hung: the watchdog stops everything and fails.
 const HUNG: Duration = Duration::from_secs(120);
 const GIDS: [u64; 2] = [100, 101];

@@ -281,8 +281,10 @@ fn sharded(args: Args) -> Result<ExitCode, String> {
     };
     match args.command {
         Command::Status => {
-            return Err("status speaks to key/value servers (--servers); for the shard                         controllers, try query"
-                .into());
+            return Err(
+                "status speaks to key/value servers (--servers); for the controllers, try query"
+                    .into(),
+            );
         }
         Command::Query { num } => {
             let config = within(args.timeout, &what, move || {
