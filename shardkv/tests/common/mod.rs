@@ -49,7 +49,6 @@ pub struct Ctrler {
     n: usize,
     servers: Mutex<Vec<ShardCtrler>>,
     names: Vec<String>,
-    ck: Mutex<shardctrler::Clerk>,
 }
 
 /// Go's `group`: one replica group.
@@ -183,7 +182,7 @@ fn make_end(net: &labrpc::Network) -> MakeEnd {
 }
 
 /// Go's `StartCtrlerService`: 3 controllers named `ctlr-<random>`, each with a fresh
-/// persister, and a clerk of theirs for `join` and `leave`.
+/// persister.
 fn start_ctrler_service_on(net: &labrpc::Network) -> Ctrler {
     let n = 3;
     let names: Vec<String> = (0..n).map(|_| format!("ctlr-{}", randstring(20))).collect();
@@ -199,14 +198,17 @@ fn start_ctrler_service_on(net: &labrpc::Network) -> Ctrler {
             sc
         })
         .collect();
-    // Go's `ctrlerclerk`.
-    let ck = shardctrler::Clerk::new(names.iter().map(|name| dial(net, name)).collect());
     Ctrler {
         n,
         servers: Mutex::new(servers),
         names,
-        ck: Mutex::new(ck),
     }
+}
+
+/// Go's `ctrlerclerk`: a controller clerk of `ctl`. Go keeps one in `ctl.ck`; the harness makes
+/// one per call instead, so that no lock is held across its RPCs.
+fn ctrlerclerk(net: &labrpc::Network, ctl: &Ctrler) -> shardctrler::Clerk {
+    shardctrler::Clerk::new(ctl.names.iter().map(|name| dial(net, name)).collect())
 }
 
 impl Config {
@@ -252,7 +254,7 @@ impl Config {
 
     /// Go's `cfg.ctl.ck.Query(-1)`: the latest configuration.
     pub fn query(&self) -> shardctrler::Config {
-        self.shared.ctl.ck.lock().query(None)
+        ctrlerclerk(&self.shared.net, &self.shared.ctl).query(None)
     }
 
     /// Go's `checklogs`: no server's Raft state above 8 x maxraftstate; with no maxraftstate,
@@ -423,7 +425,7 @@ impl Config {
             })
             .collect();
         self.note(format!("join {:?}", m.keys().collect::<Vec<_>>()));
-        ctl.ck.lock().join(m);
+        ctrlerclerk(&self.shared.net, ctl).join(m);
     }
 
     /// Go's `leave(gi)`.
@@ -435,7 +437,7 @@ impl Config {
     pub fn leavem(&self, gis: &[usize]) {
         let gids: Vec<u64> = gis.iter().map(|&g| self.gid(g)).collect();
         self.note(format!("leave {gids:?}"));
-        self.shared.ctl.ck.lock().leave(&gids);
+        ctrlerclerk(&self.shared.net, &self.shared.ctl).leave(&gids);
     }
 
     fn timeout_error(&self) -> Option<String> {
