@@ -30,6 +30,17 @@ fn put_keys(ck: &mut shardkv::Clerk, n: usize, len: usize) -> (Vec<String>, Vec<
     (ka, va)
 }
 
+/// The loop Go's tests repeat after each change: every key still has its value, then gets
+/// `len` random characters more.
+fn check_and_append(ck: &mut shardkv::Clerk, ka: &[String], va: &mut [String], len: usize) {
+    for (key, value) in ka.iter().zip(va.iter_mut()) {
+        check(ck, key, value);
+        let x = randstring(len);
+        ck.append(key, &x);
+        *value += &x;
+    }
+}
+
 /// Go's appender goroutines (`ff`): one clerk per key, appending `len` random characters to it
 /// (pausing `pause` after each) until `done`; each thread returns the key's value as it
 /// should then be.
@@ -88,21 +99,11 @@ fn join_leave_5b() {
 
     cfg.join(1);
 
-    for i in 0..n {
-        check(&mut ck, &ka[i], &va[i]);
-        let x = randstring(5);
-        ck.append(&ka[i], &x);
-        va[i] += &x;
-    }
+    check_and_append(&mut ck, &ka, &mut va, 5);
 
     cfg.leave(0);
 
-    for i in 0..n {
-        check(&mut ck, &ka[i], &va[i]);
-        let x = randstring(5);
-        ck.append(&ka[i], &x);
-        va[i] += &x;
-    }
+    check_and_append(&mut ck, &ka, &mut va, 5);
 
     // Allow time for shards to transfer.
     sleep_ms(1000);
@@ -135,22 +136,12 @@ fn snapshot_5b() {
     cfg.join(2);
     cfg.leave(0);
 
-    for i in 0..n {
-        check(&mut ck, &ka[i], &va[i]);
-        let x = randstring(20);
-        ck.append(&ka[i], &x);
-        va[i] += &x;
-    }
+    check_and_append(&mut ck, &ka, &mut va, 20);
 
     cfg.leave(1);
     cfg.join(0);
 
-    for i in 0..n {
-        check(&mut ck, &ka[i], &va[i]);
-        let x = randstring(20);
-        ck.append(&ka[i], &x);
-        va[i] += &x;
-    }
+    check_and_append(&mut ck, &ka, &mut va, 20);
 
     sleep_ms(1000);
 
@@ -191,15 +182,6 @@ fn miss_change_5b() {
         check(&mut ck, &ka[i], &va[i]);
     }
 
-    let append_all = |ck: &mut shardkv::Clerk, va: &mut Vec<String>| {
-        for i in 0..n {
-            check(ck, &ka[i], &va[i]);
-            let x = randstring(20);
-            ck.append(&ka[i], &x);
-            va[i] += &x;
-        }
-    };
-
     cfg.join(1);
 
     cfg.shutdown_server(0, 0);
@@ -210,17 +192,17 @@ fn miss_change_5b() {
     cfg.leave(1);
     cfg.leave(0);
 
-    append_all(&mut ck, &mut va);
+    check_and_append(&mut ck, &ka, &mut va, 20);
 
     cfg.join(1);
 
-    append_all(&mut ck, &mut va);
+    check_and_append(&mut ck, &ka, &mut va, 20);
 
     cfg.start_server(0, 0);
     cfg.start_server(1, 0);
     cfg.start_server(2, 0);
 
-    append_all(&mut ck, &mut va);
+    check_and_append(&mut ck, &ka, &mut va, 20);
 
     sleep_ms(2000);
 
@@ -231,7 +213,7 @@ fn miss_change_5b() {
     cfg.join(0);
     cfg.leave(2);
 
-    append_all(&mut ck, &mut va);
+    check_and_append(&mut ck, &ka, &mut va, 20);
 
     cfg.start_server(0, 1);
     cfg.start_server(1, 1);
