@@ -3,10 +3,14 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = ["proto/kv.proto", "proto/peer.proto"];
-    for proto in protos {
+    // etcd's API: only a client is needed (the load generator's, to measure against etcd).
+    let etcd = ["proto/etcd.proto"];
+    for proto in protos.iter().chain(&etcd) {
         println!("cargo:rerun-if-changed={proto}");
     }
-    let descriptors = protox::compile(protos, ["proto"])?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    tonic_prost_build::configure().compile_fds(protox::compile(protos, ["proto"])?)?;
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_fds(protox::compile(etcd, ["proto"])?)?;
     Ok(())
 }

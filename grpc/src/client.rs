@@ -1,5 +1,5 @@
 //! The calling side, for blocking code: [`KvClient`] for the KV service, [`PeerTransport`] for
-//! the peer service. Calls from every client in a process run on one small runtime, started
+//! the peer service, [`EtcdClient`] for etcd's KV service. Calls from every client in a process run on one small runtime, started
 //! with the first client; a blocking caller waits for its call's future there.
 
 use std::sync::OnceLock;
@@ -10,6 +10,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use tonic::{Code, Request, Status};
 
 use crate::MAX_MESSAGE;
+use crate::etcd::kv_client::KvClient as EtcdStub;
+use crate::etcd::{PutRequest as EtcdPut, RangeRequest as EtcdRange};
 use crate::kv::kv_client::KvClient as KvStub;
 use crate::kv::{
     GetReply, GetRequest, PutAppendReply, PutAppendRequest, StatusReply, StatusRequest,
@@ -136,6 +138,48 @@ impl KvClient {
             deadline,
             stub.status(with_deadline(StatusRequest {}, deadline)),
         )
+    }
+}
+
+/// A client of one etcd member's KV service (`etcdserverpb.KV`), over the same channels and
+/// runtime as [`KvClient`], so that the two clusters are measured through the same client.
+/// Cheap to clone; calls block.
+#[derive(Clone)]
+pub struct EtcdClient {
+    stub: EtcdStub<Channel>,
+}
+
+impl EtcdClient {
+    /// A client of the etcd member whose client URL is `http://{addr}`; nothing connects until
+    /// the first call.
+    pub fn new(addr: &str) -> Result<EtcdClient, String> {
+        let stub = EtcdStub::new(channel(addr, None)?)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        Ok(EtcdClient { stub })
+    }
+
+    /// Puts `value` at `key`, waiting at most `deadline`.
+    pub fn put(&self, key: &[u8], value: &[u8], deadline: Duration) -> Result<(), Status> {
+        let mut stub = self.stub.clone();
+        let request = EtcdPut {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            ..EtcdPut::default()
+        };
+        blocking(deadline, stub.put(with_deadline(request, deadline))).map(drop)
+    }
+
+    /// The value at `key` (`None` if there is none), by a linearizable `Range` (etcd's
+    /// default), waiting at most `deadline`.
+    pub fn get(&self, key: &[u8], deadline: Duration) -> Result<Option<Vec<u8>>, Status> {
+        let mut stub = self.stub.clone();
+        let request = EtcdRange {
+            key: key.to_vec(),
+            ..EtcdRange::default()
+        };
+        let reply = blocking(deadline, stub.range(with_deadline(request, deadline)))?;
+        Ok(reply.kvs.into_iter().next().map(|kv| kv.value))
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`peer`]: Raft's calls between servers as gRPC (`proto/peer.proto`): [`GrpcServer::serve_peer`]
 //!   serves a [`labrpc::Server`], and [`PeerTransport`] is a [`labrpc::Transport`]. The cluster
 //!   uses netrpc between peers; this one is kept to measure against it.
+//! - [`etcd`]: a client of etcd's own KV API (`proto/etcd.proto`, a minimal copy of etcd's
+//!   messages): [`EtcdClient`], for the load generator that measures the cluster against etcd.
 //!
 //! Every path is bounded: messages at [`MAX_MESSAGE`], requests in flight and open connections
 //! per server, and the time a connection may stay silent ([`Options`]); past the bound on
@@ -16,7 +18,7 @@
 mod client;
 mod server;
 
-pub use client::{ClientTls, KvClient, PeerTransport};
+pub use client::{ClientTls, EtcdClient, KvClient, PeerTransport};
 pub use server::{GrpcServer, KvHandler, Options, ServerTls};
 /// A call's error, as tonic gives it: a code and a message.
 pub use tonic::{Code, Status};
@@ -34,4 +36,10 @@ pub mod kv {
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod peer {
     tonic::include_proto!("peer.v1");
+}
+
+/// The generated types and client stub of `proto/etcd.proto` (etcd's `etcdserverpb.KV`).
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod etcd {
+    tonic::include_proto!("etcdserverpb");
 }

@@ -8,6 +8,8 @@
 //! - `cargo xtask skeleton --out DIR [--from PART]` writes the student skeleton (`skeleton.rs`).
 //! - `cargo xtask cluster up|status|down` runs a real key/value cluster on loopback in the
 //!   background (`cluster.rs`).
+//! - `cargo xtask versus-etcd [-- LOADGEN-ARGS]` measures the real cluster against etcd on
+//!   this machine, installing etcd if it is missing (`versus.rs`, `loadgen/`).
 //! - `cargo xtask completions SHELL` prints a completion script for `cargo-xtask`.
 //!
 //! The options are clap structs, one per command, each beside the code that uses it; `cargo
@@ -17,12 +19,14 @@ mod cluster;
 mod logs;
 mod skeleton;
 mod stress;
+mod versus;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-/// The project's tools: the stress runner, the log viewer, the student skeleton.
+/// The project's tools: the stress runner, the log viewer, the student skeleton, the cluster on
+/// loopback, the measurement against etcd.
 #[derive(Parser, Debug)]
 #[command(name = "cargo-xtask", bin_name = "cargo xtask")]
 struct Cli {
@@ -36,6 +40,7 @@ enum Command {
     Logs(logs::Options),
     Skeleton(skeleton::Options),
     Cluster(cluster::Options),
+    VersusEtcd(versus::Options),
     /// Prints a completion script for a shell: bash, zsh, fish, elvish or powershell.
     ///
     /// Cargo's own completion offers `cargo xtask` but not what follows it; for this script,
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Command::Logs(o) => logs::run(o),
         Command::Skeleton(o) => skeleton::run(o),
         Command::Cluster(o) => cluster::run(o),
+        Command::VersusEtcd(o) => versus::run(o),
         Command::Completions { shell } => {
             let mut cli = Cli::command();
             clap_complete::generate(shell, &mut cli, "cargo-xtask", &mut std::io::stdout());
@@ -118,6 +124,18 @@ mod tests {
         assert!(parse(&["--from", "B"]).is_err(), "--out is required");
         assert!(parse(&["--out", "dir", "--from", "Z"]).is_err());
         assert!(parse(&["--out", "dir", "extra"]).is_err());
+    }
+
+    #[test]
+    fn versus_etcd_passes_what_follows_to_loadgen() {
+        let cli =
+            Cli::try_parse_from(["xtask", "versus-etcd", "--", "--rounds", "1", "--markdown"])
+                .expect("valid");
+        assert!(matches!(cli.command, Command::VersusEtcd(_)));
+        assert!(
+            Cli::try_parse_from(["xtask", "versus-etcd"]).is_ok(),
+            "no arguments: defaults"
+        );
     }
 
     #[test]
