@@ -21,6 +21,9 @@
 //! 8. `snapshot.rs` (PartD): `snapshot()` and InstallSnapshot.
 //! 9. `sender.rs`: the threads that make the RPC calls, a few per other peer.
 //! 10. `raft.rs`: the handle that ties them together, `make` and `kill`.
+//! 11. Beyond the lab, for the real cluster ([`Options`], off in the lab): `group_commit.rs`
+//!     (one save for many `start`s) and `read_index.rs` ([`Raft::read_index`], reads without
+//!     log entries, Raft thesis §6.4).
 //!
 //! Diagrams of the roles, the threads, the path of a command and the log are in the
 //! repository's `assets/` folder and its README.
@@ -31,6 +34,7 @@
 //! | election ticker `raft<me>-ticker` | the peer's | its deadline (`wait_until`), `election_wake` | sees `dead`, joined |
 //! | replicator `raft<me>-repl<to>-t<term>` | one term as leader, one per follower | its own `replicate_wake[to]` (a call to `to` returned) and all of them (start, commit, step-down, `kill`), its heartbeat deadline | sees `dead` or a new term, joined |
 //! | applier `raft<me>-applier` | the peer's | `apply_wake` (commit, installed snapshot) | sees `dead`, or the kill channel while sending; joined |
+//! | syncer `raft<me>-syncer` (group commit only) | the peer's | `sync_wake` (`start` appended unsaved) | sees `dead`, joined |
 //! | sender `raft<me>-send<to>-<k>` | the peer's; at most 8 per other peer, started on demand | a call queued for `to` | its queue closes; exits once its call returns, not joined |
 //! | RPC handlers | one call | labrpc | labrpc's worker threads; a dead peer answers without acting |
 //!
@@ -44,11 +48,13 @@
 mod apply;
 mod deadlock;
 mod election;
+mod group_commit;
 mod log;
 pub mod logging;
 mod persist;
 mod persister;
 mod raft;
+mod read_index;
 mod replication;
 mod rpc;
 mod sender;
@@ -58,5 +64,5 @@ mod state;
 pub use crossbeam_channel;
 pub use logging::init_logging;
 pub use persister::{Journal, Persister, Restored};
-pub use raft::{ApplyMsg, Raft, Status, spawn_aborting};
+pub use raft::{ApplyMsg, Options, Raft, Status, spawn_aborting};
 pub use state::Role;

@@ -101,6 +101,7 @@ impl Peer {
             self.persister.raft_state_size()
         );
         // solution: end persist
+        st.saved_index = st.log.last_index();
     }
 
     /// Saves the persistent state and the snapshot in one atomic `save`, after the snapshot
@@ -119,6 +120,7 @@ impl Peer {
             st.snapshot.len()
         );
         // solution: end persist-snapshot
+        st.saved_index = st.log.last_index();
     }
 }
 

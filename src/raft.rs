@@ -15,6 +15,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::apply::run_applier;
 use crate::election::run_election_ticker;
+use crate::group_commit::run_syncer;
 use crate::log::{Entry, Log};
 use crate::logging::rlog;
 use crate::persist::decode_state;
@@ -63,6 +64,16 @@ pub struct Status {
     pub snapshot_index: u64,
 }
 
+/// Switches beyond the lab, for a cluster on real disks and sockets (`realcluster` turns them
+/// on). [`Raft::make`] leaves them all off: that is the lab's path, which the tests run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Group commit: [`Raft::start`] appends without saving, and a syncer thread saves
+    /// whatever has accumulated in one save (one fsync on a disk); the leader counts itself
+    /// towards a majority only for the entries it has saved (`group_commit.rs`).
+    pub group_commit: bool,
+}
+
 /// A handle on one Raft peer. Clones share the peer.
 #[derive(Clone)]
 pub struct Raft {
@@ -86,6 +97,12 @@ pub(crate) struct Peer {
     pub replicate_wake: Vec<Condvar>,
     /// Wakes the applier: a higher commit index, an installed snapshot, `kill`.
     pub apply_wake: Condvar,
+    /// Wakes the syncer (group commit only): entries appended unsaved, `kill`.
+    pub sync_wake: Condvar,
+    /// Wakes [`Raft::read_index`] callers: a follower acknowledged a round, `kill`.
+    pub read_wake: Condvar,
+    /// The switches beyond the lab.
+    pub options: Options,
     /// The long-lived threads (election ticker, applier, replicators), joined by `kill`;
     /// `None` once `kill` has collected them, so that no thread starts after.
     threads: Mutex<Option<Vec<JoinHandle<()>>>>,
@@ -108,6 +125,20 @@ impl Raft {
         me: usize,
         persister: Arc<Persister>,
         apply_ch: Sender<ApplyMsg>,
+    ) -> Raft {
+        Raft::make_with(peers, me, persister, apply_ch, Options::default())
+    }
+
+    /// [`Raft::make`] with the switches of `options` (not part of the lab's API).
+    ///
+    /// # Panics
+    /// As [`Raft::make`].
+    pub fn make_with(
+        peers: Vec<ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        apply_ch: Sender<ApplyMsg>,
+        options: Options,
     ) -> Raft {
         assert!(me < peers.len(), "make: me={me} but {} peers", peers.len());
         crate::deadlock::start_checker();
@@ -142,6 +173,9 @@ impl Raft {
             election_wake: Condvar::new(),
             replicate_wake: (0..n).map(|_| Condvar::new()).collect(),
             apply_wake: Condvar::new(),
+            sync_wake: Condvar::new(),
+            read_wake: Condvar::new(),
+            options,
             threads: Mutex::new(Some(Vec::new())),
             senders: Senders::new(n),
             kill_tx: Mutex::new(Some(kill_tx)),
@@ -150,6 +184,9 @@ impl Raft {
         peer.spawn_joined(format!("raft{me}-applier"), move |peer| {
             run_applier(peer, apply_ch, kill_rx)
         });
+        if options.group_commit {
+            peer.spawn_joined(format!("raft{me}-syncer"), run_syncer);
+        }
         Raft { peer }
     }
 
@@ -185,7 +222,12 @@ impl Raft {
         let term = st.current_term;
         let index = st.log.append(Entry { term, command });
         // solution: begin PartC persist-start
-        peer.persist_locked(&mut st);
+        if peer.options.group_commit {
+            // The syncer saves it, with whatever else arrives meanwhile (`group_commit.rs`).
+            peer.sync_wake.notify_one();
+        } else {
+            peer.persist_locked(&mut st);
+        }
         // solution: end persist-start
         rlog!(LOG1, st, "start: appended {index}");
         // A leader alone in its cluster is its own majority.
@@ -195,6 +237,16 @@ impl Raft {
         peer.wake_replicators();
         (index, term, true)
         // solution: end start
+    }
+
+    /// ReadIndex (Raft thesis §6.4; not part of the lab's API): on the leader, once a majority
+    /// has confirmed that it still leads, the commit index as it was when called. A read that
+    /// the service answers after applying that far is linearizable, with no log entry. `None`
+    /// on any other peer, on a leader that has not yet committed an entry of its own term, and
+    /// when no majority answers within an election timeout. Blocks for one exchange of
+    /// heartbeats, without the lock (`read_index.rs`).
+    pub fn read_index(&self) -> Option<u64> {
+        self.peer.read_index()
     }
 
     /// `(current_term, is_leader)`.
@@ -237,6 +289,8 @@ impl Raft {
         peer.election_wake.notify_all();
         peer.wake_replicators();
         peer.apply_wake.notify_all();
+        peer.sync_wake.notify_all();
+        peer.read_wake.notify_all();
         drop(peer.kill_tx.lock().take());
         peer.senders.close();
         let threads = peer.threads.lock().take().unwrap_or_default();

@@ -75,6 +75,7 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
         if due && sender_free_locked(&st, to) {
             st.in_flight[to] = true;
             st.heartbeat_due[to] = now + HEARTBEAT_INTERVAL;
+            st.round_sent[to] = st.read_round;
             // solution: begin PartD replicator-snapshot
             let call = if st.next_index[to] <= st.log.last_included_index() {
                 peer.install_snapshot_call_locked(&st, to)
@@ -104,7 +105,12 @@ fn next_send_at(st: &RaftState, to: usize, now: Instant) -> Instant {
     // solution: begin PartB next-send-at
     let mut at = st.heartbeat_due[to];
     if !st.in_flight[to] {
-        if st.next_index[to] <= st.log.last_index() {
+        // A new ReadIndex round (`read_index.rs`) goes out at once, as entries do, to a
+        // follower that answered the last round it was sent; one that did not (unreachable,
+        // say) hears of it with the next heartbeat, rather than at the rate its calls fail.
+        let round_due =
+            st.round_sent[to] < st.read_round && st.round_acked[to] >= st.round_sent[to];
+        if st.next_index[to] <= st.log.last_index() || round_due {
             return now;
         }
         if st.commit_sent[to] < st.commit_index {
@@ -133,6 +139,7 @@ impl Peer {
             leader_commit: st.commit_index,
         };
         st.commit_sent[to] = st.commit_index;
+        let round = st.read_round;
         if !args.entries.is_empty() {
             rlog!(
                 LOG1,
@@ -146,12 +153,13 @@ impl Peer {
         }
         // solution: end append-entries-args
         let peer = Arc::clone(self);
-        Box::new(move || peer.send_append_entries(to, args))
+        Box::new(move || peer.send_append_entries(to, args, round))
         // solution: end append-entries-call
     }
 
-    /// Sends one AppendEntries and processes the reply, on a sender thread.
-    fn send_append_entries(&self, to: usize, args: AppendEntriesArgs) {
+    /// Sends one AppendEntries and processes the reply, on a sender thread; `round` is the
+    /// ReadIndex round it carries.
+    fn send_append_entries(&self, to: usize, args: AppendEntriesArgs, round: u64) {
         // solution: begin PartA send-append-entries
         let reply: Option<AppendEntriesReply> = self.peers[to].call("Raft.AppendEntries", &args);
         let mut st = self.state.lock();
@@ -163,7 +171,7 @@ impl Peer {
             st.in_flight[to] = false;
         }
         if let Some(reply) = reply {
-            self.handle_append_entries_reply_locked(&mut st, to, &args, &reply);
+            self.handle_append_entries_reply_locked(&mut st, to, &args, &reply, round);
         }
         // solution: end send-append-entries
     }
@@ -174,6 +182,7 @@ impl Peer {
         from: usize,
         args: &AppendEntriesArgs,
         reply: &AppendEntriesReply,
+        round: u64,
     ) {
         // solution: begin PartA append-entries-reply
         if self.maybe_observe_term_locked(st, reply.term) {
@@ -188,6 +197,12 @@ impl Peer {
                 args.term
             );
             return;
+        }
+        // A reply in this term, success or not, is from a follower of this leader: it confirms
+        // the ReadIndex round the call carried (`read_index.rs`). (A killed peer answers term 0.)
+        if reply.term == args.term && round > st.round_acked[from] {
+            st.round_acked[from] = round;
+            self.read_wake.notify_all();
         }
         // solution: begin PartB append-entries-reply-log
         if reply.success {
@@ -223,7 +238,7 @@ impl Peer {
     pub(crate) fn advance_commit_index_locked(&self, st: &mut RaftState) {
         // solution: begin PartB advance-commit-index
         let mut matched = st.match_index.clone();
-        matched[st.me] = st.log.last_index();
+        matched[st.me] = self.own_match_locked(st);
         let commit = leader_commit_index(
             &st.log,
             st.current_term,

@@ -97,6 +97,15 @@ pub(crate) struct RaftState {
     pub commit_sent: Vec<u64>,
     /// Leaders: when `commit_index` last advanced.
     pub commit_advanced_at: Instant,
+    /// The last log index the persister holds (group commit: `start` appends unsaved, and the
+    /// leader counts itself only up to here).
+    pub saved_index: u64,
+    /// Leaders: the last ReadIndex round asked for (`read_index.rs`); only grows.
+    pub read_round: u64,
+    /// Leaders: per peer, the round the last AppendEntries sent to it carried.
+    pub round_sent: Vec<u64>,
+    /// Leaders: per peer, the highest round it acknowledged as this term's follower.
+    pub round_acked: Vec<u64>,
     /// The service's latest snapshot; saved with the state by `persist_snapshot_locked`.
     pub snapshot: Vec<u8>,
     /// An installed snapshot the applier has yet to hand to the service (PartD).
@@ -115,6 +124,7 @@ impl RaftState {
         log: Log,
     ) -> RaftState {
         let snapshot_index = log.last_included_index();
+        let log_last = log.last_index();
         let now = Instant::now();
         RaftState {
             current_term,
@@ -135,6 +145,10 @@ impl RaftState {
             heartbeat_due: vec![now; peers],
             commit_sent: vec![0; peers],
             commit_advanced_at: now,
+            saved_index: log_last,
+            read_round: 0,
+            round_sent: vec![0; peers],
+            round_acked: vec![0; peers],
             snapshot: Vec::new(),
             snapshot_pending: false,
             dead: false,

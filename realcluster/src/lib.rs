@@ -48,6 +48,15 @@ use crate::service::ClientService;
 /// A members' connection that sends nothing (not even a keepalive) for this long is closed.
 const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The levers beyond the lab that a server turns on unless told not to: group commit (one
+/// fsync for many commands, `raft`'s `group_commit.rs`) and ReadIndex reads (no log entry per
+/// `Get`, `raft`'s `read_index.rs`). `kvserver --no-group-commit --no-read-index` runs the
+/// lab's path instead.
+pub const LEVERS: rsm::Options = rsm::Options {
+    raft: raft::Options { group_commit: true },
+    read_index: true,
+};
+
 /// What one server needs to know.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -69,6 +78,8 @@ pub struct NodeConfig {
     pub tls: Option<ServerTls>,
     /// Talk to the other members over TLS, each with a certificate from the cluster's CA.
     pub peer_tls: Option<netrpc::Tls>,
+    /// The switches beyond the lab ([`LEVERS`] turns them all on).
+    pub levers: rsm::Options,
 }
 
 /// The sockets a node serves on, bound before it starts (so that a caller can learn every
@@ -172,11 +183,12 @@ impl Node {
         let members = Members::of(config);
         let raft_server = Server::new();
         let peers = members.serve(sockets.peer, &raft_server)?;
-        let kv = KvServer::start(
+        let kv = KvServer::start_with(
             members.ends(),
             config.me,
             Arc::clone(&persister),
             config.maxraftstate,
+            config.levers,
         );
         raft_server.add_service(kv.raft().service());
         let client_socket = sockets.client;

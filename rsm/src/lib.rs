@@ -15,6 +15,10 @@
 //!    state machine ([`snapshot`]) and calls [`raft::Raft::snapshot`]; a restarted server
 //!    restores the snapshot, and Raft replays the log after it.
 //!
+//! Beyond the lab, [`Rsm::query`] answers a read-only operation: through the log as
+//! [`Rsm::submit`] does, or, with [`Options::read_index`] (the real cluster's default), by
+//! ReadIndex ([`raft::Raft::read_index`]) with no log entry.
+//!
 //! Exactly-once execution is the service's part, with [`Sessions`]: each clerk numbers its
 //! operations and the state machine skips what it has already applied. The table is part of
 //! the replicated state, saved in every snapshot.
@@ -31,7 +35,7 @@
 //! | thread | lifetime | woken by | exits on `kill` |
 //! |---|---|---|---|
 //! | reader `rsm<me>-reader` | the server's | `apply_ch`, the kill channel | sees the kill channel close; joined |
-//! | RPC handlers (in [`Rsm::submit`]) | one operation | its waiter's channel, every [`TERM_CHECK`] to ask Raft whether it still leads | its waiter is dropped: returns [`Error::Killed`] at once |
+//! | RPC handlers (in [`Rsm::submit`], [`Rsm::query`]) | one operation | its waiter's channel, every [`TERM_CHECK`] to ask Raft whether it still leads | its waiter is dropped: returns [`Error::Killed`] at once |
 //!
 //! # Locks, and the deadlock this layer cannot have
 //! One mutex guards the state machine, the wait table and `last_applied`. Nothing holds it
@@ -57,5 +61,5 @@ pub mod snapshot;
 pub mod waiters;
 
 pub use machine::StateMachine;
-pub use rsm::{Error, Rsm, TERM_CHECK};
+pub use rsm::{Error, Options, Rsm, TERM_CHECK};
 pub use sessions::{OpId, Sessions};

@@ -25,4 +25,14 @@ pub trait StateMachine: Serialize + DeserializeOwned + Send + 'static {
 
     /// Applies one committed operation and returns its output.
     fn apply(&mut self, op: Self::Op) -> Self::Output;
+
+    /// The output of `op` from the state as it is, without changing it, if `op` only reads
+    /// (`None` otherwise: the default, for every operation). [`Rsm::query`] answers reads with
+    /// it when ReadIndex is on; the output must be what `apply` would give.
+    ///
+    /// [`Rsm::query`]: crate::Rsm::query
+    fn query(&self, op: &Self::Op) -> Option<Self::Output> {
+        let _ = op;
+        None
+    }
 }

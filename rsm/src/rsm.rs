@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use raft::{ApplyMsg, Persister, Raft};
 
 use crate::logging::slog;
@@ -36,6 +36,16 @@ pub enum Error {
     Killed,
 }
 
+/// Switches beyond the lab, for the real cluster; [`Rsm::start`] leaves them all off, the lab's
+/// path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Raft's own switches (group commit).
+    pub raft: raft::Options,
+    /// [`Rsm::query`] reads by ReadIndex instead of through the log.
+    pub read_index: bool,
+}
+
 /// A handle on the state machine of one server and its Raft peer. Clones share them.
 pub struct Rsm<S: StateMachine> {
     inner: Arc<Inner<S>>,
@@ -54,8 +64,11 @@ struct Inner<S: StateMachine> {
     rf: Raft,
     persister: Arc<Persister>,
     maxraftstate: Option<usize>,
+    read_index: bool,
     /// The one lock: the state machine, the wait table, `last_applied`.
     shared: Mutex<Shared<S>>,
+    /// Wakes [`Rsm::query`]'s handlers: `last_applied` moved, or `kill`.
+    applied: Condvar,
     /// Dropped by `kill`, which wakes the reader.
     kill_tx: Mutex<Option<Sender<()>>>,
     /// The reader, joined by `kill`.
@@ -110,18 +123,42 @@ impl<S: StateMachine> Rsm<S> {
         maxraftstate: Option<usize>,
         initial: S,
     ) -> Rsm<S> {
+        Rsm::start_with(
+            servers,
+            me,
+            persister,
+            maxraftstate,
+            initial,
+            Options::default(),
+        )
+    }
+
+    /// [`Rsm::start_from`] with the switches of `options` (the real cluster's servers).
+    ///
+    /// # Panics
+    /// If the saved snapshot cannot be decoded.
+    pub fn start_with(
+        servers: Vec<labrpc::ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        maxraftstate: Option<usize>,
+        initial: S,
+        options: Options,
+    ) -> Rsm<S> {
         let (machine, last_applied) = match restore::<S>(me, &persister.read_snapshot()) {
             Some(restored) => restored,
             None => (initial, 0),
         };
         let (apply_tx, apply_rx) = crossbeam_channel::bounded(APPLY_BUFFER);
         let (kill_tx, kill_rx) = crossbeam_channel::bounded(0);
-        let rf = Raft::make(servers, me, Arc::clone(&persister), apply_tx);
+        let rf = Raft::make_with(servers, me, Arc::clone(&persister), apply_tx, options.raft);
         let inner = Arc::new(Inner {
             me,
             rf,
             persister,
             maxraftstate,
+            read_index: options.read_index,
+            applied: Condvar::new(),
             shared: Mutex::new(Shared {
                 machine,
                 last_applied,
@@ -187,6 +224,41 @@ impl<S: StateMachine> Rsm<S> {
         // solution: end submit
     }
 
+    /// Answers `op`, which only reads: through the log as [`Rsm::submit`] does, or, with
+    /// [`Options::read_index`], with no log entry: Raft confirms this peer leads and gives the
+    /// commit index ([`Raft::read_index`]), and the state machine answers
+    /// ([`StateMachine::query`]) once it has applied that far. Where Raft cannot give an
+    /// index (a new leader, say), or `op` is not a read, it goes through the log.
+    pub fn query(&self, op: &S::Op) -> Result<S::Output, Error> {
+        let inner = &*self.inner;
+        if !inner.read_index {
+            return self.submit(op);
+        }
+        // No lock is held while Raft confirms its leadership.
+        let Some(index) = inner.rf.read_index() else {
+            return self.submit(op);
+        };
+        let mut sh = inner.shared.lock();
+        loop {
+            if sh.killed {
+                return Err(Error::Killed);
+            }
+            if sh.last_applied >= index {
+                break;
+            }
+            // The entries up to `index` are committed here, so the reader gets to them;
+            // `kill` wakes this too.
+            inner.applied.wait_for(&mut sh, TERM_CHECK);
+        }
+        match sh.machine.query(op) {
+            Some(output) => Ok(output),
+            None => {
+                drop(sh);
+                self.submit(op)
+            }
+        }
+    }
+
     /// A handle on this server's Raft peer.
     pub fn raft(&self) -> Raft {
         self.inner.rf.clone()
@@ -215,6 +287,7 @@ impl<S: StateMachine> Rsm<S> {
             sh.killed = true;
             sh.waiters.drain()
         };
+        inner.applied.notify_all();
         // Dropping a waiter's sender ends its handler's wait with `Killed`.
         drop(waiters);
         inner.rf.kill();
@@ -339,6 +412,7 @@ impl<S: StateMachine> Inner<S> {
             );
             let output = sh.machine.apply(op);
             sh.last_applied = index;
+            self.applied.notify_all();
             let answer = match sh.waiters.applied(index, term, output) {
                 Some((waiter, Verdict::Applied(output))) => Some((waiter, Ok(output))),
                 Some((waiter, Verdict::Lost)) => Some((waiter, Err(Error::WrongLeader))),
@@ -398,6 +472,7 @@ impl<S: StateMachine> Inner<S> {
             );
             sh.machine = machine;
             sh.last_applied = index;
+            self.applied.notify_all();
             sh.waiters.covered(index)
         };
         slog!(SSNP, self.me, term, "installed snapshot ..={index}");

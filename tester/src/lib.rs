@@ -13,12 +13,15 @@
 //!   key/value model for the porcupine checker (Go's `models/kv.go`), the recorder the clerk
 //!   wrappers append their operations to (Go's `OpLog`), and the verdict the kvraft and
 //!   shardkv tests end with;
+//! - [`levers`]: which of the real cluster's switches the tests run with (`LAB_LEVERS`; none
+//!   by default);
 //! - here: the lab's small helpers ([`say`], [`warn`], [`randstring`], [`rand_int`]).
 //!
 //! The lab's own lines (`Test: ...`, `  ... Passed --`, `info: ...`, `warning: ...`) go straight
 //! to the process's stdout through [`say`], so they show under a plain `cargo test`, as Go's do
 //! under `go test` (libtest captures only `println!`).
 
+pub mod levers;
 #[cfg(feature = "linearizability")]
 pub mod linearizability;
 pub mod process;

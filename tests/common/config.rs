@@ -203,7 +203,11 @@ impl Config {
             }
         }
         let (apply_tx, apply_rx) = crossbeam_channel::bounded(0);
-        let rf = Raft::make(ends, i, persister, apply_tx);
+        // The lab's `make`, unless LAB_LEVERS turns on the real cluster's group commit.
+        let options = raft::Options {
+            group_commit: tester::levers::Levers::from_env().group_commit,
+        };
+        let rf = Raft::make_with(ends, i, persister, apply_tx, options);
         let applier = Applier {
             me: i,
             logs: Arc::clone(&self.logs),

@@ -379,7 +379,15 @@ impl Config {
             w.saved[i] = Arc::new(w.saved[i].copy());
             (ends, Arc::clone(&w.saved[i]))
         };
-        let kv = KvServer::start(ends, i, persister, self.shared.maxraftstate);
+        // The lab's `start`, unless LAB_LEVERS turns on some of the real cluster's levers.
+        let levers = tester::levers::Levers::from_env();
+        let options = rsm::Options {
+            raft: raft::Options {
+                group_commit: levers.group_commit,
+            },
+            read_index: levers.read_index,
+        };
+        let kv = KvServer::start_with(ends, i, persister, self.shared.maxraftstate, options);
         let server = labrpc::Server::new();
         server.add_service(kv.service());
         server.add_service(kv.raft().service());

@@ -55,6 +55,14 @@ struct Args {
     /// The name in the members' certificates.
     #[arg(long, default_value = "localhost")]
     tls_name: String,
+    /// Save each command before `start` returns, one fsync each, as the lab does (group
+    /// commit, one fsync for all the commands that arrive meanwhile, is the default).
+    #[arg(long)]
+    no_group_commit: bool,
+    /// Read through the log, one entry per Get, as the lab does (ReadIndex, no entry, is the
+    /// default).
+    #[arg(long)]
+    no_read_index: bool,
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
@@ -92,6 +100,12 @@ fn config(args: Args) -> Result<NodeConfig, String> {
         maxraftstate: (args.maxraftstate > 0).then_some(args.maxraftstate),
         tls,
         peer_tls,
+        levers: rsm::Options {
+            raft: raft::Options {
+                group_commit: !args.no_group_commit,
+            },
+            read_index: !args.no_read_index,
+        },
     })
 }
 

@@ -1,0 +1,93 @@
+//! Beyond the lab: ReadIndex (Raft thesis §6.4), linearizable reads that append nothing to the
+//! log. The lab's services read through the log, as its guide asks; the real cluster's service
+//! can ask [`Raft::read_index`] instead (`rsm`'s `query`).
+//!
+//! The leader:
+//! 1. checks it has committed an entry of its own term. Until then it may not know the latest
+//!    commit index, and it refuses (the caller goes through the log, which commits one);
+//! 2. takes the commit index as the read index;
+//! 3. confirms it still leads: it numbers the request with a new round and sends each follower
+//!    an AppendEntries carrying that round (at once, or when the one in flight returns). Once
+//!    a majority, itself included, has answered one of them in this term, no other leader can
+//!    have committed anything it does not know of;
+//! 4. returns the index. The service answers once it has applied that far.
+//!
+//! Many reads that arrive together share one round, so a busy leader pays one exchange of
+//! heartbeats for them all. Rounds only grow, so an answer from an earlier term, which carried
+//! an older round, never confirms a newer read.
+//!
+//! [`Raft::read_index`]: crate::Raft::read_index
+
+use std::time::{Duration, Instant};
+
+use crate::raft::Peer;
+use crate::state::Role;
+
+/// How long a read waits for a majority to confirm the leader before giving up (the caller
+/// then tries elsewhere): an election timeout, after which another leader may well lead.
+const CONFIRM_WITHIN: Duration = Duration::from_millis(800);
+
+/// Whether a majority of `acked.len()` peers, `me` included, has acknowledged `round`.
+pub(crate) fn round_confirmed(acked: &[u64], me: usize, round: u64) -> bool {
+    let others = acked
+        .iter()
+        .enumerate()
+        .filter(|&(i, &r)| i != me && r >= round)
+        .count();
+    others + 1 > acked.len() / 2
+}
+
+impl Peer {
+    /// See [`crate::Raft::read_index`]. Waits, without the lock, for a majority to answer.
+    pub(crate) fn read_index(&self) -> Option<u64> {
+        let mut st = self.state.lock();
+        if st.dead || st.role != Role::Leader {
+            return None;
+        }
+        // Step 1: a leader knows the commit index only once it has committed in its own term.
+        if st.log.term_at(st.commit_index) != Some(st.current_term) {
+            return None;
+        }
+        let (term, index) = (st.current_term, st.commit_index);
+        st.read_round += 1;
+        let round = st.read_round;
+        if round_confirmed(&st.round_acked, st.me, round) {
+            // A cluster of one.
+            return Some(index);
+        }
+        self.wake_replicators();
+        let deadline = Instant::now() + CONFIRM_WITHIN;
+        loop {
+            if st.dead || st.role != Role::Leader || st.current_term != term {
+                return None;
+            }
+            if round_confirmed(&st.round_acked, st.me, round) {
+                return Some(index);
+            }
+            if self.read_wake.wait_until(&mut st, deadline).timed_out() {
+                return None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_majority_counts_the_leader_itself() {
+        // Three peers, the leader is 0: one follower at the round is enough.
+        assert!(round_confirmed(&[0, 5, 0], 0, 5));
+        assert!(round_confirmed(&[0, 0, 7], 0, 5));
+        assert!(
+            !round_confirmed(&[9, 4, 4], 0, 5),
+            "the leader's own slot is not an answer"
+        );
+        // Five peers: two followers.
+        assert!(!round_confirmed(&[0, 5, 4, 0, 0], 0, 5));
+        assert!(round_confirmed(&[0, 5, 6, 0, 0], 0, 5));
+        // Alone, the leader is its own majority.
+        assert!(round_confirmed(&[0], 0, 1));
+    }
+}

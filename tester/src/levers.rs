@@ -1,0 +1,72 @@
+//! Which of the real cluster's levers the lab's tests run with: none unless `LAB_LEVERS` names
+//! them, so `cargo test` runs the lab's path. `LAB_LEVERS=group-commit,read-index cargo test`
+//! (or `all`) runs the same tests with the switches on, to show they break nothing.
+
+/// The levers a harness turns on (it maps them onto `raft::Options` and `rsm::Options`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Levers {
+    /// Group commit (`raft`'s `group_commit.rs`).
+    pub group_commit: bool,
+    /// ReadIndex reads (`raft`'s `read_index.rs`, `rsm`'s `query`).
+    pub read_index: bool,
+}
+
+/// The environment variable that names the levers.
+pub const VARIABLE: &str = "LAB_LEVERS";
+
+impl Levers {
+    /// The levers `LAB_LEVERS` names; none if it is unset or empty.
+    ///
+    /// # Panics
+    /// If it names a lever that does not exist: a test run that silently ignored a typo
+    /// would claim to have tested something it did not.
+    pub fn from_env() -> Levers {
+        let names = std::env::var(VARIABLE).unwrap_or_default();
+        Levers::parse(&names).unwrap_or_else(|e| panic!("{VARIABLE}: {e}"))
+    }
+
+    /// The levers of a comma-separated list: `group-commit`, `read-index`, `all`.
+    pub fn parse(names: &str) -> Result<Levers, String> {
+        let mut levers = Levers::default();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "group-commit" => levers.group_commit = true,
+                "read-index" => levers.read_index = true,
+                "all" => {
+                    levers = Levers {
+                        group_commit: true,
+                        read_index: true,
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "no lever `{other}` (there are group-commit, read-index and all)"
+                    ));
+                }
+            }
+        }
+        Ok(levers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_of_levers() {
+        assert_eq!(Levers::parse(""), Ok(Levers::default()));
+        assert_eq!(
+            Levers::parse("read-index"),
+            Ok(Levers {
+                group_commit: false,
+                read_index: true
+            })
+        );
+        assert_eq!(
+            Levers::parse(" group-commit , read-index"),
+            Levers::parse("all")
+        );
+        assert!(Levers::parse("group-commit,pipelining").is_err());
+    }
+}
