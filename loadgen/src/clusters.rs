@@ -290,6 +290,15 @@ impl Drop for Cluster {
     }
 }
 
+/// The CPU seconds (user and system) this process has used so far: the clients' share of the
+/// machine.
+pub fn own_cpu_seconds() -> f64 {
+    fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| cpu_ticks(&s))
+        .map_or(0.0, |ticks| ticks as f64 / USER_HZ)
+}
+
 /// etcd's flags for member `me`: everything on loopback, defaults otherwise (fsync on, etcd's
 /// snapshot count), logging only errors.
 fn etcd_args(me: usize, peers: &[String], clients: &[String], data: &str) -> Vec<String> {

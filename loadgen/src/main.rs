@@ -145,8 +145,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 if reads > 0 {
                     workload::preload(shape.keys, shape.value_size, 32, |c| cluster.store(c));
                 }
-                let outcome = workload::run(&workload, |c| cluster.store(c), None);
-                Row::new(system, &workload, &outcome, None)
+                let mut client_before = 0.0;
+                let mut sample = |_: Instant| client_before = clusters::own_cpu_seconds();
+                let outcome = workload::run(&workload, |c| cluster.store(c), Some(&mut sample));
+                let client_cpu = clusters::own_cpu_seconds() - client_before;
+                Row::new(system, &workload, &outcome, None, client_cpu)
             };
             report::print_rows(&[row], false);
             Ok(())
@@ -183,15 +186,25 @@ fn measure(
     if workload.read_percent > 0 {
         workload::preload(shape.keys, shape.value_size, 32, |c| connector.store(c));
     }
-    let mut before = Usage::default();
-    let mut sample = |_: Instant| before = cluster.usage();
+    let (mut before, mut client_before) = (Usage::default(), 0.0);
+    let mut sample = |_: Instant| {
+        before = cluster.usage();
+        client_before = clusters::own_cpu_seconds();
+    };
     let outcome = workload::run(workload, |c| connector.store(c), Some(&mut sample));
-    let after = cluster.usage();
+    let (after, client_after) = (cluster.usage(), clusters::own_cpu_seconds());
     let usage = Usage {
         cpu_seconds: after.cpu_seconds - before.cpu_seconds,
         peak_rss_bytes: after.peak_rss_bytes,
     };
-    Ok(Row::new(system, workload, &outcome, Some(usage)))
+    let client_cpu = client_after - client_before;
+    Ok(Row::new(
+        system,
+        workload,
+        &outcome,
+        Some(usage),
+        client_cpu,
+    ))
 }
 
 fn compare(

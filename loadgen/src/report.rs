@@ -27,6 +27,8 @@ pub struct Row {
     /// The servers' CPU seconds over the counted time, and their summed peak RSS (MiB); none
     /// for servers this process did not start.
     pub usage: Option<(f64, f64)>,
+    /// The load generator's own CPU seconds over the counted time (the clients' share).
+    pub client_cpu: f64,
 }
 
 impl Row {
@@ -36,6 +38,7 @@ impl Row {
         workload: &Workload,
         outcome: &Outcome,
         usage: Option<Usage>,
+        client_cpu: f64,
     ) -> Row {
         let ops = outcome.throughput();
         Row {
@@ -50,6 +53,7 @@ impl Row {
             p999_ms: outcome.latency_ms(0.999),
             errors: outcome.errors as f64,
             usage: usage.map(|u| (u.cpu_seconds, u.peak_rss_bytes as f64 / f64::from(1 << 20))),
+            client_cpu,
         }
     }
 
@@ -66,6 +70,7 @@ impl Row {
         let usage = self.usage.map_or(String::new(), |(cpu, rss)| {
             format!(", servers {cpu:.1} CPU s, {rss:.0} MiB peak")
         });
+        let usage = format!("{usage}, clients {:.1} CPU s", self.client_cpu);
         format!(
             "{}, {} clients, {}: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, {} errors{usage}",
             self.workload(),
@@ -120,6 +125,7 @@ pub fn means(rows: &[Row]) -> Vec<Row> {
                 p99_ms: mean(|r| r.p99_ms),
                 p999_ms: mean(|r| r.p999_ms),
                 errors: mean(|r| r.errors),
+                client_cpu: mean(|r| r.client_cpu),
                 usage,
                 ..group[0].clone()
             }
@@ -143,9 +149,10 @@ pub fn print_rows(rows: &[Row], markdown: bool) {
         "p99.9 ms",
         "Errors",
         "Server CPU s",
+        "Client CPU s",
         "Peak RSS MiB",
     ];
-    let cells: Vec<[String; 12]> = rows
+    let cells: Vec<[String; 13]> = rows
         .iter()
         .map(|r| {
             let (cpu, rss) = r.usage.map_or(("-".into(), "-".into()), |(c, m)| {
@@ -163,6 +170,7 @@ pub fn print_rows(rows: &[Row], markdown: bool) {
                 format!("{:.2}", r.p999_ms),
                 format!("{:.0}", r.errors),
                 cpu,
+                format!("{:.1}", r.client_cpu),
                 rss,
             ]
         })
@@ -369,6 +377,7 @@ mod tests {
             p999_ms: 2.0 * p99,
             errors: 0.0,
             usage: Some((1.0, rss)),
+            client_cpu: 1.0,
         }
     }
 
