@@ -139,7 +139,6 @@ impl Peer {
             leader_commit: st.commit_index,
         };
         st.commit_sent[to] = st.commit_index;
-        let round = st.read_round;
         if !args.entries.is_empty() {
             rlog!(
                 LOG1,
@@ -152,7 +151,7 @@ impl Peer {
             );
         }
         // solution: end append-entries-args
-        let peer = Arc::clone(self);
+        let (peer, round) = (Arc::clone(self), st.read_round);
         Box::new(move || peer.send_append_entries(to, args, round))
         // solution: end append-entries-call
     }
