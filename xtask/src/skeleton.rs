@@ -131,6 +131,10 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "the real cluster's servers, not part of the labs",
     ),
     (
+        "loadgen",
+        "the real cluster measured against etcd, not part of the labs",
+    ),
+    (
         "kvraft/benches",
         "benchmarks of a finished key/value service",
     ),
@@ -160,7 +164,15 @@ const TESTS_LEFT_OUT: &[(&str, &str)] = &[(
 const MANIFEST_LEFT_OUT: &[(&str, &[&str])] = &[
     (
         "Cargo.toml",
-        &["demo", "grpc", "netrpc", "realcluster", "storage", "bench"],
+        &[
+            "demo",
+            "grpc",
+            "loadgen",
+            "netrpc",
+            "realcluster",
+            "storage",
+            "bench",
+        ],
     ),
     ("kvraft/Cargo.toml", &["bench"]),
     ("shardkv/Cargo.toml", &["bench", "kvraft"]),
