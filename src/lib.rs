@@ -22,8 +22,9 @@
 //! 9. `sender.rs`: the threads that make the RPC calls, a few per other peer.
 //! 10. `raft.rs`: the handle that ties them together, `make` and `kill`.
 //! 11. Beyond the lab, for the real cluster ([`Options`], off in the lab): `group_commit.rs`
-//!     (one save for many `start`s) and `read_index.rs` ([`Raft::read_index`], reads without
-//!     log entries, Raft thesis §6.4).
+//!     (one save for many `start`s), `pipeline.rs` (more AppendEntries before the first is
+//!     answered) and `read_index.rs` ([`Raft::read_index`], reads without log entries, Raft
+//!     thesis §6.4).
 //!
 //! Diagrams of the roles, the threads, the path of a command and the log are in the
 //! repository's `assets/` folder and its README.
@@ -53,6 +54,7 @@ mod log;
 pub mod logging;
 mod persist;
 mod persister;
+mod pipeline;
 mod raft;
 mod read_index;
 mod replication;

@@ -72,6 +72,10 @@ pub struct Options {
     /// whatever has accumulated in one save (one fsync on a disk); the leader counts itself
     /// towards a majority only for the entries it has saved (`group_commit.rs`).
     pub group_commit: bool,
+    /// Pipelined AppendEntries: a leader sends a follower that keeps up new entries at once,
+    /// with earlier ones still unanswered, instead of one batch per round trip
+    /// (`pipeline.rs`).
+    pub pipeline: bool,
 }
 
 /// A handle on one Raft peer. Clones share the peer.

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::log::Log;
 use crate::logging::rlog;
+use crate::pipeline::pipelined_send_due;
 use crate::raft::Peer;
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
 use crate::sender::{Call, sender_free_locked};
@@ -71,7 +72,7 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
     while !st.dead && st.role == Role::Leader && st.current_term == term {
         let now = Instant::now();
         let send_at = next_send_at(&st, to, now);
-        let due = now >= send_at;
+        let due = now >= send_at || (peer.options.pipeline && pipelined_send_due(&st, to));
         if due && sender_free_locked(&st, to) {
             st.in_flight[to] = true;
             st.heartbeat_due[to] = now + HEARTBEAT_INTERVAL;
@@ -151,6 +152,7 @@ impl Peer {
             );
         }
         // solution: end append-entries-args
+        self.pipeline_sent_locked(st, to, &args);
         let (peer, round) = (Arc::clone(self), st.read_round);
         Box::new(move || peer.send_append_entries(to, args, round))
         // solution: end append-entries-call
@@ -169,9 +171,10 @@ impl Peer {
         if st.current_term == args.term {
             st.in_flight[to] = false;
         }
-        if let Some(reply) = reply {
-            self.handle_append_entries_reply_locked(&mut st, to, &args, &reply, round);
+        if let Some(reply) = &reply {
+            self.handle_append_entries_reply_locked(&mut st, to, &args, reply, round);
         }
+        self.pipeline_returned_locked(&mut st, to, &args, reply.as_ref());
         // solution: end send-append-entries
     }
 

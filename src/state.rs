@@ -106,6 +106,9 @@ pub(crate) struct RaftState {
     pub round_sent: Vec<u64>,
     /// Leaders: per peer, the highest round it acknowledged as this term's follower.
     pub round_acked: Vec<u64>,
+    /// Leaders: per peer, the term in which it last accepted an AppendEntries, 0 after a
+    /// rejection or a lost call (pipelining sends more only to a follower of this term).
+    pub replicating_term: Vec<u64>,
     /// The service's latest snapshot; saved with the state by `persist_snapshot_locked`.
     pub snapshot: Vec<u8>,
     /// An installed snapshot the applier has yet to hand to the service (PartD).
@@ -149,6 +152,7 @@ impl RaftState {
             read_round: 0,
             round_sent: vec![0; peers],
             round_acked: vec![0; peers],
+            replicating_term: vec![0; peers],
             snapshot: Vec::new(),
             snapshot_pending: false,
             dead: false,

@@ -49,11 +49,14 @@ use crate::service::ClientService;
 const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The levers beyond the lab that a server turns on unless told not to: group commit (one
-/// fsync for many commands, `raft`'s `group_commit.rs`) and ReadIndex reads (no log entry per
-/// `Get`, `raft`'s `read_index.rs`). `kvserver --no-group-commit --no-read-index` runs the
-/// lab's path instead.
+/// fsync for many commands, `raft`'s `group_commit.rs`), pipelined AppendEntries (`raft`'s
+/// `pipeline.rs`) and ReadIndex reads (no log entry per `Get`, `raft`'s `read_index.rs`).
+/// `kvserver --no-group-commit --no-pipeline --no-read-index` runs the lab's path instead.
 pub const LEVERS: rsm::Options = rsm::Options {
-    raft: raft::Options { group_commit: true },
+    raft: raft::Options {
+        group_commit: true,
+        pipeline: true,
+    },
     read_index: true,
 };
 

@@ -1,5 +1,5 @@
 //! Which of the real cluster's levers the lab's tests run with: none unless `LAB_LEVERS` names
-//! them, so `cargo test` runs the lab's path. `LAB_LEVERS=group-commit,read-index cargo test`
+//! them, so `cargo test` runs the lab's path. `LAB_LEVERS=group-commit,pipeline,read-index cargo test`
 //! (or `all`) runs the same tests with the switches on, to show they break nothing.
 
 /// The levers a harness turns on (it maps them onto `raft::Options` and `rsm::Options`).
@@ -7,6 +7,8 @@
 pub struct Levers {
     /// Group commit (`raft`'s `group_commit.rs`).
     pub group_commit: bool,
+    /// Pipelined AppendEntries (`raft`'s `pipeline.rs`).
+    pub pipeline: bool,
     /// ReadIndex reads (`raft`'s `read_index.rs`, `rsm`'s `query`).
     pub read_index: bool,
 }
@@ -25,22 +27,24 @@ impl Levers {
         Levers::parse(&names).unwrap_or_else(|e| panic!("{VARIABLE}: {e}"))
     }
 
-    /// The levers of a comma-separated list: `group-commit`, `read-index`, `all`.
+    /// The levers of a comma-separated list: `group-commit`, `pipeline`, `read-index`, `all`.
     pub fn parse(names: &str) -> Result<Levers, String> {
         let mut levers = Levers::default();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
                 "group-commit" => levers.group_commit = true,
+                "pipeline" => levers.pipeline = true,
                 "read-index" => levers.read_index = true,
                 "all" => {
                     levers = Levers {
                         group_commit: true,
+                        pipeline: true,
                         read_index: true,
                     }
                 }
                 other => {
                     return Err(format!(
-                        "no lever `{other}` (there are group-commit, read-index and all)"
+                        "no lever `{other}` (there are group-commit, pipeline, read-index and all)"
                     ));
                 }
             }
@@ -59,12 +63,12 @@ mod tests {
         assert_eq!(
             Levers::parse("read-index"),
             Ok(Levers {
-                group_commit: false,
-                read_index: true
+                read_index: true,
+                ..Levers::default()
             })
         );
         assert_eq!(
-            Levers::parse(" group-commit , read-index"),
+            Levers::parse(" group-commit , pipeline,read-index"),
             Levers::parse("all")
         );
         assert!(Levers::parse("group-commit,pipelining").is_err());

@@ -203,9 +203,12 @@ impl Config {
             }
         }
         let (apply_tx, apply_rx) = crossbeam_channel::bounded(0);
-        // The lab's `make`, unless LAB_LEVERS turns on the real cluster's group commit.
+        // The lab's `make`, unless LAB_LEVERS turns on the real cluster's group commit or
+        // pipelining.
+        let levers = tester::levers::Levers::from_env();
         let options = raft::Options {
-            group_commit: tester::levers::Levers::from_env().group_commit,
+            group_commit: levers.group_commit,
+            pipeline: levers.pipeline,
         };
         let rf = Raft::make_with(ends, i, persister, apply_tx, options);
         let applier = Applier {

@@ -384,6 +384,7 @@ impl Config {
         let options = rsm::Options {
             raft: raft::Options {
                 group_commit: levers.group_commit,
+                pipeline: levers.pipeline,
             },
             read_index: levers.read_index,
         };

@@ -59,6 +59,10 @@ struct Args {
     /// commit, one fsync for all the commands that arrive meanwhile, is the default).
     #[arg(long)]
     no_group_commit: bool,
+    /// Send a follower one batch of entries per round trip, as the lab does (pipelined
+    /// AppendEntries, more batches before the first is answered, is the default).
+    #[arg(long)]
+    no_pipeline: bool,
     /// Read through the log, one entry per Get, as the lab does (ReadIndex, no entry, is the
     /// default).
     #[arg(long)]
@@ -103,6 +107,7 @@ fn config(args: Args) -> Result<NodeConfig, String> {
         levers: rsm::Options {
             raft: raft::Options {
                 group_commit: !args.no_group_commit,
+                pipeline: !args.no_pipeline,
             },
             read_index: !args.no_read_index,
         },

@@ -1,0 +1,125 @@
+//! Beyond the lab: pipelined AppendEntries ([`Options::pipeline`], on in the real cluster). In
+//! the lab a replicator keeps one AppendEntries with entries in flight per follower, and what
+//! `start` appends meanwhile goes out in the next one, once the reply is back. So each batch
+//! waits a whole round trip, the follower's save included, before it leaves.
+//!
+//! With pipelining, a leader sends a follower that is keeping up the entries it lacks at once,
+//! up to [`PIPELINE_DEPTH`] calls outstanding, and moves `next_index` past them as it sends
+//! (optimistically: the reply has not come). This is what raft-rs calls a follower's
+//! "replicate" state, against its "probe" state:
+//! - a follower is *replicating* once it has accepted an AppendEntries in this term
+//!   (`replicating_term`). Until then, and again after any rejection or lost call, the leader
+//!   probes: one call at a time, from a `next_index` that only replies move, as in the lab;
+//! - a rejection moves `next_index` by fast backup as always, and back to probing;
+//! - a lost call may have carried entries that nothing else will resend, so `next_index` goes
+//!   back to just after what the follower is known to hold (`match_index + 1`).
+//!
+//! Safety does not depend on any of this: a follower accepts entries only after the ones before
+//! them (Figure 2's consistency check), and `match_index` moves only on what a reply
+//! acknowledges. Calls that overtake each other on the way cost a rejection and a resend.
+//!
+//! [`Options::pipeline`]: crate::Options::pipeline
+
+use crate::raft::Peer;
+use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
+use crate::state::{RaftState, Role};
+
+/// The most calls outstanding to one replicating follower (heartbeats included) before the
+/// leader waits for a reply.
+pub(crate) const PIPELINE_DEPTH: usize = 4;
+
+/// Whether a pipelining leader may send `to` the entries it lacks now, although an
+/// AppendEntries to it is still in flight (otherwise `next_send_at` decides, as in the lab).
+pub(crate) fn pipelined_send_due(st: &RaftState, to: usize) -> bool {
+    st.in_flight[to]
+        && st.replicating_term[to] == st.current_term
+        && st.next_index[to] > st.log.last_included_index()
+        && st.next_index[to] <= st.log.last_index()
+        && st.calls_in_flight[to] < PIPELINE_DEPTH
+}
+
+impl Peer {
+    /// An AppendEntries for `to` has been built: if `to` is replicating, the next one starts
+    /// after its entries.
+    pub(crate) fn pipeline_sent_locked(
+        &self,
+        st: &mut RaftState,
+        to: usize,
+        args: &AppendEntriesArgs,
+    ) {
+        if self.options.pipeline && st.replicating_term[to] == st.current_term {
+            st.next_index[to] = args.prev_log_index + args.entries.len() as u64 + 1;
+        }
+    }
+
+    /// An AppendEntries to `from` has returned (`reply` is `None` if the call was lost), after
+    /// its reply was processed: whether `from` is replicating now.
+    pub(crate) fn pipeline_returned_locked(
+        &self,
+        st: &mut RaftState,
+        from: usize,
+        args: &AppendEntriesArgs,
+        reply: Option<&AppendEntriesReply>,
+    ) {
+        if !self.options.pipeline || st.current_term != args.term || st.role != Role::Leader {
+            return;
+        }
+        match reply {
+            Some(reply) if reply.success => st.replicating_term[from] = args.term,
+            // A rejection from this term's follower: fast backup has set `next_index`.
+            Some(reply) if reply.term == args.term => st.replicating_term[from] = 0,
+            // Lost (or a killed peer's empty answer): what it carried may be missing.
+            _ => {
+                if st.replicating_term[from] == args.term {
+                    st.next_index[from] = st.match_index[from] + 1;
+                }
+                st.replicating_term[from] = 0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{Entry, Log};
+
+    fn leader_with_log(entries: u64) -> RaftState {
+        let mut log = Log::new();
+        for _ in 0..entries {
+            log.append(Entry {
+                term: 2,
+                command: Vec::new(),
+            });
+        }
+        let mut st = RaftState::new(0, 3, 2, Some(0), log);
+        st.next_index.fill(entries + 1);
+        st
+    }
+
+    #[test]
+    fn only_a_replicating_follower_gets_entries_before_the_reply() {
+        let mut st = leader_with_log(5);
+        st.next_index[1] = 4;
+        st.in_flight[1] = true;
+        st.calls_in_flight[1] = 1;
+        // Probing (no success in this term yet): wait for the reply.
+        assert!(!pipelined_send_due(&st, 1));
+        st.replicating_term[1] = 2;
+        assert!(pipelined_send_due(&st, 1));
+        // Nothing to send, or the pipeline is full: wait.
+        st.next_index[1] = 6;
+        assert!(!pipelined_send_due(&st, 1));
+        st.next_index[1] = 4;
+        st.calls_in_flight[1] = PIPELINE_DEPTH;
+        assert!(!pipelined_send_due(&st, 1));
+        // A success from an earlier term says nothing about this one.
+        st.calls_in_flight[1] = 1;
+        st.current_term = 3;
+        assert!(!pipelined_send_due(&st, 1));
+        // Nothing in flight: the lab's rule (`next_send_at`) sends at once anyway.
+        st.current_term = 2;
+        st.in_flight[1] = false;
+        assert!(!pipelined_send_due(&st, 1));
+    }
+}
