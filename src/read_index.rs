@@ -73,7 +73,91 @@ impl Peer {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::{Persister, Raft};
+
+    /// Three peers on one labrpc network, every end enabled; end `i-j` is `i`'s end to `j`.
+    /// Also the receivers of their `apply_ch`, which nobody reads but which must stay open.
+    fn cluster(
+        net: &labrpc::Network,
+    ) -> (Vec<Raft>, Vec<crossbeam_channel::Receiver<crate::ApplyMsg>>) {
+        let (mut rafts, mut receivers) = (Vec::new(), Vec::new());
+        for i in 0..3 {
+            let ends = (0..3)
+                .map(|j| {
+                    let name = format!("{i}-{j}");
+                    let end = net.make_end(&name);
+                    net.connect(&name, &j.to_string());
+                    net.enable(&name, true);
+                    end
+                })
+                .collect();
+            let (tx, rx) = crossbeam_channel::unbounded();
+            receivers.push(rx);
+            let rf = Raft::make(ends, i, Arc::new(Persister::new()), tx);
+            let server = labrpc::Server::new();
+            server.add_service(rf.service());
+            net.add_server(&i.to_string(), server);
+            rafts.push(rf);
+        }
+        (rafts, receivers)
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let t0 = Instant::now();
+        while !done() {
+            assert!(t0.elapsed() < Duration::from_secs(5), "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Step 1 and 3 of the protocol: a follower never answers; a leader answers only once it
+    /// has committed in its own term, and only while a majority still follows it.
+    #[test]
+    fn only_a_confirmed_leader_of_a_committed_term_answers() {
+        let net = labrpc::Network::new();
+        let (rafts, _applied) = cluster(&net);
+        let mut leader = None;
+        wait_for("no leader", || {
+            leader = rafts.iter().position(|rf| rf.get_state().1);
+            leader.is_some()
+        });
+        let leader = leader.expect("waited for it");
+        let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+
+        // A fresh leader has committed nothing of its term.
+        assert_eq!(rafts[leader].read_index(), None, "fresh leader answered");
+        for &f in &followers {
+            assert_eq!(rafts[f].read_index(), None, "follower S{f} answered");
+        }
+
+        let (index, _, ok) = rafts[leader].start(vec![7]);
+        assert!(ok);
+        wait_for("not committed", || {
+            rafts[leader].status().commit_index >= index
+        });
+        assert_eq!(rafts[leader].read_index(), Some(index));
+
+        // Cut off from both followers, it can no longer show that it leads.
+        for &f in &followers {
+            net.enable(&format!("{leader}-{f}"), false);
+            net.enable(&format!("{f}-{leader}"), false);
+        }
+        let t0 = Instant::now();
+        assert_eq!(
+            rafts[leader].read_index(),
+            None,
+            "a deposed leader answered"
+        );
+        assert!(t0.elapsed() < CONFIRM_WITHIN + Duration::from_millis(500));
+
+        for rf in &rafts {
+            rf.kill();
+        }
+        net.cleanup();
+    }
 
     #[test]
     fn a_majority_counts_the_leader_itself() {

@@ -123,7 +123,8 @@ impl Connector {
     }
 }
 
-/// `n` free loopback ports, as `127.0.0.1:port`.
+/// `n` distinct free loopback ports, as `127.0.0.1:port`. All `n` are held until all are
+/// chosen: a port released early can be handed out again by the next bind.
 fn free_ports(n: usize) -> Result<Vec<String>, String> {
     let sockets = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0"))
@@ -148,7 +149,8 @@ impl Cluster {
     ) -> Result<Cluster, String> {
         let _ = fs::remove_dir_all(dir);
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let (peers, clients) = (free_ports(3)?, free_ports(3)?);
+        let mut peers = free_ports(6)?;
+        let clients = peers.split_off(3);
         let servers = (0..3)
             .map(|me| {
                 let data = dir.join(format!("{}-{me}", system.name()));
