@@ -78,6 +78,7 @@ mod tests {
     use super::*;
     use crate::{Persister, Raft};
 
+    // solution: begin PartB read-index-test
     /// Three peers on one labrpc network, every end enabled; end `i-j` is `i`'s end to `j`.
     /// Also the receivers of their `apply_ch`, which nobody reads but which must stay open.
     fn cluster(
@@ -158,6 +159,7 @@ mod tests {
         }
         net.cleanup();
     }
+    // solution: end read-index-test
 
     #[test]
     fn a_majority_counts_the_leader_itself() {

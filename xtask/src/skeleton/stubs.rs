@@ -257,6 +257,12 @@ let args = AppendEntriesArgs {
         what: "the unit tests of the commit rule and fast backup",
         with: Nothing,
     },
+    // src/read_index.rs
+    Stub {
+        name: "read-index-test",
+        what: "the test of `Raft::read_index` on a cluster (it needs elections and commits)",
+        with: Nothing,
+    },
     // src/log.rs
     Stub {
         name: "log-merge",
