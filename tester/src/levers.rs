@@ -1,6 +1,7 @@
 //! Which of the real cluster's levers the lab's tests run with: none unless `LAB_LEVERS` names
-//! them, so `cargo test` runs the lab's path. `LAB_LEVERS=group-commit,pipeline,read-index cargo test`
-//! (or `all`) runs the same tests with the switches on, to show they break nothing.
+//! them, so `cargo test` runs the lab's path.
+//! `LAB_LEVERS=group-commit,pipeline,read-index cargo test` (or `all`) runs the same tests with
+//! the switches on, to show they break nothing.
 
 /// The levers a harness turns on (it maps them onto `raft::Options` and `rsm::Options`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
