@@ -1,5 +1,6 @@
-//! Figures for lab 4's performance section: how fast the key/value service answers its clerks
-//! on a reliable labrpc network. Run with `cargo bench -p kvraft --bench kv` (a release build).
+//! Figures for lab 4's section of `docs/performance.md`: how fast the key/value service
+//! answers its clerks on a reliable labrpc network. Run with `cargo bench -p kvraft --bench kv`
+//! (a release build).
 //!
 //! 1. Speed, as Go's speed test measures it: one clerk on 3 servers waits for its first `Get`
 //!    (a leader is elected), then times 1,000 sequential `Append`s to one key; the figure is

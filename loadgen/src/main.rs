@@ -67,7 +67,7 @@ enum Command {
         /// Where to draw the failover runs
         #[arg(long, default_value = "target/versus-etcd/failover.svg")]
         svg: PathBuf,
-        /// Print the table as Markdown (for the README)
+        /// Print the table as Markdown (for docs/performance.md)
         #[arg(long)]
         markdown: bool,
         #[command(flatten)]

@@ -1,5 +1,5 @@
-//! Figures for lab 5's performance section: does sharding scale on this machine? Run with
-//! `cargo bench -p shardkv --bench sharded` (a release build).
+//! Figures for lab 5's section of `docs/performance.md`: does sharding scale on this machine?
+//! Run with `cargo bench -p shardkv --bench sharded` (a release build).
 //!
 //! 8 and 32 clerks, each `Put`ting random keys (spread over the 10 shards) in a loop for
 //! [`RUN_FOR`], against three services on a reliable labrpc network: one group of lab 4's
