@@ -11,7 +11,8 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender, TrySendError, select};
 
 use crate::logging::rlog;
-use crate::raft::{ApplyMsg, Peer};
+use crate::peer::Peer;
+use crate::raft::ApplyMsg;
 use crate::state::RaftState;
 
 /// The application ticker: runs until the peer is killed or the service drops its receiver.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::logging::rlog;
-use crate::raft::Peer;
+use crate::peer::Peer;
 use crate::rpc::{RequestVoteArgs, RequestVoteReply};
 use crate::sender::Call;
 use crate::state::{RaftState, Role, random_election_timeout};
@@ -72,8 +72,8 @@ impl Peer {
             last_log_index: st.log.last_index(),
             last_log_term: st.log.last_term(),
         };
-        (0..st.peers())
-            .filter(|&to| to != st.me)
+        st.progress
+            .ids()
             .map(|to| {
                 let peer = Arc::clone(self);
                 let args = args.clone();
@@ -128,8 +128,9 @@ impl Peer {
             rlog!(VOTE, st, "S{from} refused its vote");
             return false;
         }
-        st.votes[from] = true;
-        let votes = st.votes.iter().filter(|&&granted| granted).count();
+        st.progress[from].vote_granted = true;
+        // Its own vote, and the others'.
+        let votes = 1 + st.progress.iter().filter(|p| p.vote_granted).count();
         rlog!(
             VOTE,
             st,

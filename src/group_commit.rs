@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use crate::raft::Peer;
+use crate::peer::Peer;
 use crate::state::{RaftState, Role};
 
 impl Peer {

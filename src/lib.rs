@@ -12,7 +12,8 @@
 //!
 //! # Reading order
 //! 1. `rpc.rs`: the RPC arguments and replies of Figures 2 and 13.
-//! 2. `state.rs`: `RaftState` in Figure 2's groups, and the role transitions.
+//! 2. `state.rs`: `RaftState` in Figure 2's groups, and the role transitions; `progress.rs`:
+//!    what a peer keeps per other peer (`next_index`, `match_index`, its vote, the calls to it).
 //! 3. `election.rs` (PartA): the election ticker, RequestVote and the §5.4.1 check.
 //! 4. `log.rs` (PartB/D): the log and its snapshot offset, with all index arithmetic.
 //! 5. `replication.rs` (PartB): replicators, AppendEntries, fast backup, the commit rule.
@@ -20,7 +21,8 @@
 //! 7. `persist.rs` (PartC): what is saved, and when.
 //! 8. `snapshot.rs` (PartD): `snapshot()` and InstallSnapshot.
 //! 9. `sender.rs`: the threads that make the RPC calls, a few per other peer.
-//! 10. `raft.rs`: the handle that ties them together, `make` and `kill`.
+//! 10. `raft.rs`: the handle that ties them together, `make` and `kill`; `peer.rs`: the shared
+//!     core behind it, the lock, the condvars and the long-lived threads.
 //! 11. Beyond the lab, for the real cluster ([`Options`], off in the lab): `group_commit.rs`
 //!     (one save for many `start`s), `pipeline.rs` (more AppendEntries before the first is
 //!     answered) and `read_index.rs` ([`Raft::read_index`], reads without log entries, Raft
@@ -52,9 +54,11 @@ mod election;
 mod group_commit;
 mod log;
 pub mod logging;
+mod peer;
 mod persist;
 mod persister;
 mod pipeline;
+mod progress;
 mod raft;
 mod read_index;
 mod replication;
@@ -65,6 +69,7 @@ mod state;
 
 pub use crossbeam_channel;
 pub use logging::init_logging;
+pub use peer::spawn_aborting;
 pub use persister::{Journal, Persister, Restored};
-pub use raft::{ApplyMsg, Options, Raft, Status, spawn_aborting};
+pub use raft::{ApplyMsg, Options, Raft, Status};
 pub use state::Role;

@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::log::Log;
-use crate::raft::Peer;
+use crate::peer::Peer;
 use crate::state::RaftState;
 
 // solution: begin PartC persist-header

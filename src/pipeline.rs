@@ -8,7 +8,7 @@
 //! (optimistically: the reply has not come). This is what raft-rs calls a follower's
 //! "replicate" state, against its "probe" state:
 //! - a follower is *replicating* once it has accepted an AppendEntries in this term
-//!   (`replicating_term`). Until then, and again after any rejection or lost call, the leader
+//!   ([`Pipeline::replicating_term`], in its `Progress` record). Until then, and again after any rejection or lost call, the leader
 //!   probes: one call at a time, from a `next_index` that only replies move, as in the lab;
 //! - a rejection moves `next_index` by fast backup as always, and back to probing;
 //! - a lost call may have carried entries that nothing else will resend, so `next_index` goes
@@ -20,7 +20,8 @@
 //!
 //! [`Options::pipeline`]: crate::Options::pipeline
 
-use crate::raft::Peer;
+use crate::peer::Peer;
+use crate::progress::Progress;
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
 use crate::state::{RaftState, Role};
 
@@ -28,14 +29,23 @@ use crate::state::{RaftState, Role};
 /// leader waits for a reply.
 pub(crate) const PIPELINE_DEPTH: usize = 4;
 
+/// A follower's part in pipelining, in its `Progress` record.
+#[derive(Debug, Default)]
+pub(crate) struct Pipeline {
+    /// The term in which it last accepted an AppendEntries, 0 after a rejection or a lost call:
+    /// it is replicating while this is the current term, and probed otherwise.
+    pub replicating_term: u64,
+}
+
 /// Whether a pipelining leader may send `to` the entries it lacks now, although an
 /// AppendEntries to it is still in flight (otherwise `next_send_at` decides, as in the lab).
 pub(crate) fn pipelined_send_due(st: &RaftState, to: usize) -> bool {
-    st.in_flight[to]
-        && st.replicating_term[to] == st.current_term
-        && st.next_index[to] > st.log.last_included_index()
-        && st.next_index[to] <= st.log.last_index()
-        && st.calls_in_flight[to] < PIPELINE_DEPTH
+    let p: &Progress = &st.progress[to];
+    p.awaiting_reply
+        && p.pipeline.replicating_term == st.current_term
+        && p.next_index > st.log.last_included_index()
+        && p.next_index <= st.log.last_index()
+        && p.senders.calls() < PIPELINE_DEPTH
 }
 
 impl Peer {
@@ -47,8 +57,9 @@ impl Peer {
         to: usize,
         args: &AppendEntriesArgs,
     ) {
-        if self.options.pipeline && st.replicating_term[to] == st.current_term {
-            st.next_index[to] = args.prev_log_index + args.entries.len() as u64 + 1;
+        let p = &mut st.progress[to];
+        if self.options.pipeline && p.pipeline.replicating_term == args.term {
+            p.next_index = args.prev_log_index + args.entries.len() as u64 + 1;
         }
     }
 
@@ -64,16 +75,17 @@ impl Peer {
         if !self.options.pipeline || st.current_term != args.term || st.role != Role::Leader {
             return;
         }
+        let p = &mut st.progress[from];
         match reply {
-            Some(reply) if reply.success => st.replicating_term[from] = args.term,
+            Some(reply) if reply.success => p.pipeline.replicating_term = args.term,
             // A rejection from this term's follower: fast backup has set `next_index`.
-            Some(reply) if reply.term == args.term => st.replicating_term[from] = 0,
+            Some(reply) if reply.term == args.term => p.pipeline.replicating_term = 0,
             // Lost (or a killed peer's empty answer): what it carried may be missing.
             _ => {
-                if st.replicating_term[from] == args.term {
-                    st.next_index[from] = st.match_index[from] + 1;
+                if p.pipeline.replicating_term == args.term {
+                    p.next_index = p.match_index + 1;
                 }
-                st.replicating_term[from] = 0;
+                p.pipeline.replicating_term = 0;
             }
         }
     }
@@ -83,6 +95,7 @@ impl Peer {
 mod tests {
     use super::*;
     use crate::log::{Entry, Log};
+    use crate::sender::SenderSlots;
 
     fn leader_with_log(entries: u64) -> RaftState {
         let mut log = Log::new();
@@ -93,33 +106,38 @@ mod tests {
             });
         }
         let mut st = RaftState::new(0, 3, 2, Some(0), log);
-        st.next_index.fill(entries + 1);
+        for p in st.progress.iter_mut() {
+            p.next_index = entries + 1;
+        }
         st
     }
 
     #[test]
     fn only_a_replicating_follower_gets_entries_before_the_reply() {
         let mut st = leader_with_log(5);
-        st.next_index[1] = 4;
-        st.in_flight[1] = true;
-        st.calls_in_flight[1] = 1;
+        st.progress[1].next_index = 4;
+        st.progress[1].awaiting_reply = true;
+        st.progress[1].senders.claim();
         // Probing (no success in this term yet): wait for the reply.
         assert!(!pipelined_send_due(&st, 1));
-        st.replicating_term[1] = 2;
+        st.progress[1].pipeline.replicating_term = 2;
         assert!(pipelined_send_due(&st, 1));
         // Nothing to send, or the pipeline is full: wait.
-        st.next_index[1] = 6;
+        st.progress[1].next_index = 6;
         assert!(!pipelined_send_due(&st, 1));
-        st.next_index[1] = 4;
-        st.calls_in_flight[1] = PIPELINE_DEPTH;
+        st.progress[1].next_index = 4;
+        for _ in 1..PIPELINE_DEPTH {
+            st.progress[1].senders.claim();
+        }
         assert!(!pipelined_send_due(&st, 1));
         // A success from an earlier term says nothing about this one.
-        st.calls_in_flight[1] = 1;
+        st.progress[1].senders = SenderSlots::default();
+        st.progress[1].senders.claim();
         st.current_term = 3;
         assert!(!pipelined_send_due(&st, 1));
         // Nothing in flight: the lab's rule (`next_send_at`) sends at once anyway.
         st.current_term = 2;
-        st.in_flight[1] = false;
+        st.progress[1].awaiting_reply = false;
         assert!(!pipelined_send_due(&st, 1));
     }
 }

@@ -1,27 +1,24 @@
 //! The Raft handle the service holds: `make`, `start`, `get_state`, `snapshot`, `kill` and
-//! `service`, and `Peer`, the shared core behind it (the mutex, the condvars, the threads).
+//! `service`, and what it hands the service (`ApplyMsg`). The shared core behind the handle,
+//! its lock, condvars and threads, is `Peer` (`peer.rs`).
 //!
 //! `make` (PartA) restores the persisted state and starts the long-lived threads; `start` (PartB)
 //! appends a command and wakes the replicators; `kill` stops and joins every long-lived thread.
 
-use std::io::Write as _;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender};
 use labrpc::{ClientEnd, Service};
-use parking_lot::{Condvar, Mutex};
 
 use crate::apply::run_applier;
 use crate::election::run_election_ticker;
 use crate::group_commit::run_syncer;
 use crate::log::{Entry, Log};
 use crate::logging::rlog;
+use crate::peer::Peer;
 use crate::persist::decode_state;
 use crate::persister::Persister;
 use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
-use crate::sender::Senders;
 use crate::state::{RaftState, Role};
 
 /// What Raft hands to the service on `apply_ch`, in log order.
@@ -84,38 +81,6 @@ pub struct Raft {
     peer: Arc<Peer>,
 }
 
-/// The shared core of one peer: its lock, the condvars that wake its threads, and the threads.
-pub(crate) struct Peer {
-    /// This peer's index in `peers`.
-    pub me: usize,
-    /// One labrpc end per peer (including this one, unused).
-    pub peers: Vec<ClientEnd>,
-    /// Where Figure 2's persistent state and the snapshot are saved.
-    pub persister: Arc<Persister>,
-    /// The one lock: everything in [`RaftState`].
-    pub state: Mutex<RaftState>,
-    /// Wakes the election ticker (only `kill` needs to: it otherwise sleeps until its deadline).
-    pub election_wake: Condvar,
-    /// Per follower, wakes its replicator: a reply from it; and all of them: new entries, a new
-    /// commit index, a lost term, `kill`.
-    pub replicate_wake: Vec<Condvar>,
-    /// Wakes the applier: a higher commit index, an installed snapshot, `kill`.
-    pub apply_wake: Condvar,
-    /// Wakes the syncer (group commit only): entries appended unsaved, `kill`.
-    pub sync_wake: Condvar,
-    /// Wakes [`Raft::read_index`] callers: a follower acknowledged a round, `kill`.
-    pub read_wake: Condvar,
-    /// The switches beyond the lab.
-    pub options: Options,
-    /// The long-lived threads (election ticker, applier, replicators), joined by `kill`;
-    /// `None` once `kill` has collected them, so that no thread starts after.
-    threads: Mutex<Option<Vec<JoinHandle<()>>>>,
-    /// The threads that make the RPC calls to each other peer.
-    pub senders: Senders,
-    /// Dropped by `kill`, which wakes an applier blocked sending on `apply_ch`.
-    kill_tx: Mutex<Option<Sender<()>>>,
-}
-
 impl Raft {
     /// Creates a peer: `peers[me]` is this one, `persister` holds what it saved before a crash
     /// (if anything), and committed commands and snapshots go to `apply_ch`. Returns at once;
@@ -167,23 +132,9 @@ impl Raft {
             st.log.last_included_index()
         );
 
+        // Dropped by `kill`, which wakes an applier blocked sending on `apply_ch`.
         let (kill_tx, kill_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(0);
-        let n = peers.len();
-        let peer = Arc::new(Peer {
-            me,
-            peers,
-            persister,
-            state: Mutex::new(st),
-            election_wake: Condvar::new(),
-            replicate_wake: (0..n).map(|_| Condvar::new()).collect(),
-            apply_wake: Condvar::new(),
-            sync_wake: Condvar::new(),
-            read_wake: Condvar::new(),
-            options,
-            threads: Mutex::new(Some(Vec::new())),
-            senders: Senders::new(n),
-            kill_tx: Mutex::new(Some(kill_tx)),
-        });
+        let peer = Arc::new(Peer::new(peers, persister, st, options, kill_tx));
         peer.spawn_joined(format!("raft{me}-ticker"), run_election_ticker);
         peer.spawn_joined(format!("raft{me}-applier"), move |peer| {
             run_applier(peer, apply_ch, kill_rx)
@@ -284,86 +235,8 @@ impl Raft {
     /// have exited and been joined, and nothing more is sent on `apply_ch`. A thread still inside
     /// an RPC call exits when that call returns, without acting on the reply. Harmless to repeat.
     pub fn kill(&self) {
-        let peer = &self.peer;
-        {
-            let mut st = peer.state.lock();
-            st.dead = true;
-            rlog!(DROP, st, "killed");
-        }
-        peer.election_wake.notify_all();
-        peer.wake_replicators();
-        peer.apply_wake.notify_all();
-        peer.sync_wake.notify_all();
-        peer.read_wake.notify_all();
-        drop(peer.kill_tx.lock().take());
-        peer.senders.close();
-        let threads = peer.threads.lock().take().unwrap_or_default();
-        for thread in threads {
-            thread
-                .join()
-                .expect("raft threads never unwind: a panic aborts the process");
-        }
+        self.peer.kill();
     }
-}
-
-impl Peer {
-    /// Starts a long-lived thread that `kill` joins, unless `kill` has begun (then the thread
-    /// would only see `dead` and exit). Never called with the state lock held.
-    pub(crate) fn spawn_joined(
-        self: &Arc<Self>,
-        name: String,
-        body: impl FnOnce(Arc<Peer>) + Send + 'static,
-    ) {
-        let mut threads = self.threads.lock();
-        let Some(threads) = threads.as_mut() else {
-            return;
-        };
-        let peer = Arc::clone(self);
-        threads.retain(|thread| !thread.is_finished());
-        threads.push(spawn_aborting(name, move || body(peer)));
-    }
-
-    /// Wakes every replicator: new entries, a new commit index, a lost term, `kill`.
-    pub(crate) fn wake_replicators(&self) {
-        for wake in &self.replicate_wake {
-            wake.notify_all();
-        }
-    }
-}
-
-/// Spawns a named thread; a panic in it aborts the process, as a panicking goroutine ends a Go
-/// test binary, so a broken invariant cannot pass unnoticed as a silently dead thread. Raft's
-/// threads use it, and so do the services' (the `rsm` layer's reader).
-pub fn spawn_aborting(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
-    thread::Builder::new()
-        .name(name)
-        .spawn(move || {
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(body)) {
-                report_panic_and_abort(panic.as_ref());
-            }
-        })
-        .expect("the OS refused to start a thread")
-}
-
-/// The last words of a panicked Raft thread. They go straight to the process's stderr: a test
-/// harness that captures output (libtest does) would lose them with the process.
-fn report_panic_and_abort(panic: &(dyn std::any::Any + Send)) -> ! {
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(a panic without a message)");
-    let thread = thread::current();
-    let name = thread.name().unwrap_or("unnamed");
-    log::error!(target: "raft", "thread '{name}' panicked: {message}; aborting");
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "thread '{name}' panicked: {message}");
-    let _ = writeln!(
-        err,
-        "aborting the process: a Raft or service thread must never panic (a broken invariant, or a labrpc handler that panicked)"
-    );
-    let _ = err.flush();
-    std::process::abort();
 }
 
 // solution: begin PartB raft-tests

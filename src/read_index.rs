@@ -20,21 +20,33 @@
 
 use std::time::{Duration, Instant};
 
-use crate::raft::Peer;
-use crate::state::Role;
+use crate::peer::Peer;
+use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
+use crate::state::{RaftState, Role};
 
 /// How long a read waits for a majority to confirm the leader before giving up (the caller
 /// then tries elsewhere): an election timeout, after which another leader may well lead.
 const CONFIRM_WITHIN: Duration = Duration::from_millis(800);
 
-/// Whether a majority of `acked.len()` peers, `me` included, has acknowledged `round`.
-pub(crate) fn round_confirmed(acked: &[u64], me: usize, round: u64) -> bool {
-    let others = acked
-        .iter()
-        .enumerate()
-        .filter(|&(i, &r)| i != me && r >= round)
-        .count();
-    others + 1 > acked.len() / 2
+/// A follower's part in ReadIndex, in its `Progress` record.
+#[derive(Debug, Default)]
+pub(crate) struct ReadRounds {
+    /// The round the last call sent to it carried.
+    pub sent: u64,
+    /// The highest round it acknowledged as this term's follower.
+    pub acked: u64,
+}
+
+/// Whether a majority of `peers`, the leader included, has acknowledged `round`, given the
+/// rounds the others (`acked`) acknowledged.
+pub(crate) fn round_confirmed(acked: impl Iterator<Item = u64>, peers: usize, round: u64) -> bool {
+    let others = acked.filter(|&r| r >= round).count();
+    others + 1 > peers / 2
+}
+
+/// Whether `round` is confirmed for the leader `st`.
+fn confirmed_locked(st: &RaftState, round: u64) -> bool {
+    round_confirmed(st.progress.iter().map(|p| p.read.acked), st.peers(), round)
 }
 
 impl Peer {
@@ -51,7 +63,7 @@ impl Peer {
         let (term, index) = (st.current_term, st.commit_index);
         st.read_round += 1;
         let round = st.read_round;
-        if round_confirmed(&st.round_acked, st.me, round) {
+        if confirmed_locked(&st, round) {
             // A cluster of one.
             return Some(index);
         }
@@ -61,7 +73,7 @@ impl Peer {
             if st.dead || st.role != Role::Leader || st.current_term != term {
                 return None;
             }
-            if round_confirmed(&st.round_acked, st.me, round) {
+            if confirmed_locked(&st, round) {
                 return Some(index);
             }
             if self.read_wake.wait_until(&mut st, deadline).timed_out() {
@@ -69,6 +81,44 @@ impl Peer {
             }
         }
     }
+
+    /// A call to `to` goes out: an AppendEntries carries the latest round. An InstallSnapshot
+    /// confirms none, but counts as sent too, so that a follower that does not answer hears
+    /// of new rounds at its heartbeats only, not at the rate its calls fail.
+    pub(crate) fn read_round_sent_locked(&self, st: &mut RaftState, to: usize) {
+        st.progress[to].read.sent = st.read_round;
+    }
+
+    /// An AppendEntries that carried `round` has returned from `from`, after its reply was
+    /// processed. A reply in the call's term, success or not, is from a follower of this leader:
+    /// it confirms the round. (A killed peer answers term 0.)
+    pub(crate) fn read_round_returned_locked(
+        &self,
+        st: &mut RaftState,
+        from: usize,
+        args: &AppendEntriesArgs,
+        reply: Option<&AppendEntriesReply>,
+        round: u64,
+    ) {
+        let answered = reply.is_some_and(|reply| reply.term == args.term);
+        let p = &mut st.progress[from];
+        if answered
+            && st.role == Role::Leader
+            && st.current_term == args.term
+            && round > p.read.acked
+        {
+            p.read.acked = round;
+            self.read_wake.notify_all();
+        }
+    }
+}
+
+/// Whether `to` is owed a call for a new round at once: it has not been sent the latest, and it
+/// answered the last it was sent. One that did not (unreachable, say) hears of the new round
+/// with its next heartbeat, rather than at the rate its calls fail.
+pub(crate) fn read_round_due(st: &RaftState, to: usize) -> bool {
+    let read = &st.progress[to].read;
+    read.sent < st.read_round && read.acked >= read.sent
 }
 
 #[cfg(test)]
@@ -163,17 +213,17 @@ mod tests {
 
     #[test]
     fn a_majority_counts_the_leader_itself() {
-        // Three peers, the leader is 0: one follower at the round is enough.
-        assert!(round_confirmed(&[0, 5, 0], 0, 5));
-        assert!(round_confirmed(&[0, 0, 7], 0, 5));
-        assert!(
-            !round_confirmed(&[9, 4, 4], 0, 5),
-            "the leader's own slot is not an answer"
-        );
+        let confirmed = |others: &[u64], round| {
+            round_confirmed(others.iter().copied(), others.len() + 1, round)
+        };
+        // Three peers: one follower at the round is enough.
+        assert!(confirmed(&[5, 0], 5));
+        assert!(confirmed(&[0, 7], 5));
+        assert!(!confirmed(&[4, 4], 5));
         // Five peers: two followers.
-        assert!(!round_confirmed(&[0, 5, 4, 0, 0], 0, 5));
-        assert!(round_confirmed(&[0, 5, 6, 0, 0], 0, 5));
+        assert!(!confirmed(&[5, 4, 0, 0], 5));
+        assert!(confirmed(&[5, 6, 0, 0], 5));
         // Alone, the leader is its own majority.
-        assert!(round_confirmed(&[0], 0, 1));
+        assert!(confirmed(&[], 1));
     }
 }

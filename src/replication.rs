@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use crate::log::Log;
 use crate::logging::rlog;
+use crate::peer::Peer;
 use crate::pipeline::pipelined_send_due;
-use crate::raft::Peer;
+use crate::read_index::read_round_due;
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
-use crate::sender::{Call, sender_free_locked};
+use crate::sender::Call;
 use crate::state::{COMMIT_DELAY, HEARTBEAT_INTERVAL, RaftState, Role};
 
 /// The highest index stored on a majority of peers, given each peer's `match_index` (the leader's
@@ -63,6 +64,20 @@ pub(crate) fn next_index_after_rejection(log: &Log, reply: &AppendEntriesReply) 
     // solution: end fast-backup-leader
 }
 
+impl Peer {
+    /// Starts one replicator per follower for `term`. Called without the lock; a replicator
+    /// whose term is already over exits at once.
+    pub(crate) fn start_replicators(self: &Arc<Self>, term: u64) {
+        // solution: begin PartA start-replicators
+        let followers: Vec<usize> = self.state.lock().progress.ids().collect();
+        for to in followers {
+            let name = format!("raft{}-repl{to}-t{term}", self.me);
+            self.spawn_joined(name, move |peer| run_replicator(peer, term, to));
+        }
+        // solution: end start-replicators
+    }
+}
+
 /// The replicator for follower `to` in `term`: sends AppendEntries (or InstallSnapshot) when the
 /// follower is owed a heartbeat, or when it lacks entries or the commit index and no RPC to it is
 /// in flight. Exits when the peer is killed or is no longer leader of `term`.
@@ -73,12 +88,13 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
         let now = Instant::now();
         let send_at = next_send_at(&st, to, now);
         let due = now >= send_at || (peer.options.pipeline && pipelined_send_due(&st, to));
-        if due && sender_free_locked(&st, to) {
-            st.in_flight[to] = true;
-            st.heartbeat_due[to] = now + HEARTBEAT_INTERVAL;
-            st.round_sent[to] = st.read_round;
+        if due && st.progress[to].senders.free() {
+            let p = &mut st.progress[to];
+            p.awaiting_reply = true;
+            p.heartbeat_due = now + HEARTBEAT_INTERVAL;
+            peer.read_round_sent_locked(&mut st, to);
             // solution: begin PartD replicator-snapshot
-            let call = if st.next_index[to] <= st.log.last_included_index() {
+            let call = if st.progress[to].next_index <= st.log.last_included_index() {
                 peer.install_snapshot_call_locked(&st, to)
             } else {
                 peer.append_entries_call_locked(&mut st, to)
@@ -104,17 +120,14 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
 /// AppendEntries per commit.
 fn next_send_at(st: &RaftState, to: usize, now: Instant) -> Instant {
     // solution: begin PartB next-send-at
-    let mut at = st.heartbeat_due[to];
-    if !st.in_flight[to] {
-        // A new ReadIndex round (`read_index.rs`) goes out at once, as entries do, to a
-        // follower that answered the last round it was sent; one that did not (unreachable,
-        // say) hears of it with the next heartbeat, rather than at the rate its calls fail.
-        let round_due =
-            st.round_sent[to] < st.read_round && st.round_acked[to] >= st.round_sent[to];
-        if st.next_index[to] <= st.log.last_index() || round_due {
+    let p = &st.progress[to];
+    let mut at = p.heartbeat_due;
+    if !p.awaiting_reply {
+        // A new ReadIndex round goes out at once too (`read_index.rs`).
+        if p.next_index <= st.log.last_index() || read_round_due(st, to) {
             return now;
         }
-        if st.commit_sent[to] < st.commit_index {
+        if p.commit_sent < st.commit_index {
             at = at.min(st.commit_advanced_at + COMMIT_DELAY);
         }
     }
@@ -127,7 +140,7 @@ impl Peer {
     fn append_entries_call_locked(self: &Arc<Self>, st: &mut RaftState, to: usize) -> Call {
         // solution: begin PartA append-entries-call
         // solution: begin PartB append-entries-args
-        let prev_log_index = st.next_index[to] - 1;
+        let prev_log_index = st.progress[to].next_index - 1;
         let args = AppendEntriesArgs {
             term: st.current_term,
             leader_id: st.me,
@@ -139,7 +152,7 @@ impl Peer {
             entries: st.log.entries_from(prev_log_index + 1).to_vec(),
             leader_commit: st.commit_index,
         };
-        st.commit_sent[to] = st.commit_index;
+        st.progress[to].commit_sent = st.commit_index;
         if !args.entries.is_empty() {
             rlog!(
                 LOG1,
@@ -152,14 +165,16 @@ impl Peer {
             );
         }
         // solution: end append-entries-args
+        // The levers beyond the lab (off in the lab): pipelining moves `next_index` on now, and
+        // the call carries the ReadIndex round the replicator marked as sent.
         self.pipeline_sent_locked(st, to, &args);
-        let (peer, round) = (Arc::clone(self), st.read_round);
+        let (peer, round) = (Arc::clone(self), st.progress[to].read.sent);
         Box::new(move || peer.send_append_entries(to, args, round))
         // solution: end append-entries-call
     }
 
     /// Sends one AppendEntries and processes the reply, on a sender thread; `round` is the
-    /// ReadIndex round it carries.
+    /// ReadIndex round it carries (`read_index.rs`; always 0 in the lab).
     fn send_append_entries(&self, to: usize, args: AppendEntriesArgs, round: u64) {
         // solution: begin PartA send-append-entries
         let reply: Option<AppendEntriesReply> = self.peers[to].call("Raft.AppendEntries", &args);
@@ -169,12 +184,13 @@ impl Peer {
             return;
         }
         if st.current_term == args.term {
-            st.in_flight[to] = false;
+            st.progress[to].awaiting_reply = false;
         }
         if let Some(reply) = &reply {
-            self.handle_append_entries_reply_locked(&mut st, to, &args, reply, round);
+            self.handle_append_entries_reply_locked(&mut st, to, &args, reply);
         }
         self.pipeline_returned_locked(&mut st, to, &args, reply.as_ref());
+        self.read_round_returned_locked(&mut st, to, &args, reply.as_ref(), round);
         // solution: end send-append-entries
     }
 
@@ -184,7 +200,6 @@ impl Peer {
         from: usize,
         args: &AppendEntriesArgs,
         reply: &AppendEntriesReply,
-        round: u64,
     ) {
         // solution: begin PartA append-entries-reply
         if self.maybe_observe_term_locked(st, reply.term) {
@@ -200,25 +215,20 @@ impl Peer {
             );
             return;
         }
-        // A reply in this term, success or not, is from a follower of this leader: it confirms
-        // the ReadIndex round the call carried (`read_index.rs`). (A killed peer answers term 0.)
-        if reply.term == args.term && round > st.round_acked[from] {
-            st.round_acked[from] = round;
-            self.read_wake.notify_all();
-        }
         // solution: begin PartB append-entries-reply-log
         if reply.success {
             // Students' guide: match_index comes from the arguments that were sent, not from the
             // log as it is now (it may have grown meanwhile). Replies may arrive out of order, so
             // it never moves backwards.
             let matched = args.prev_log_index + args.entries.len() as u64;
-            st.match_index[from] = st.match_index[from].max(matched);
-            st.next_index[from] = st.next_index[from].max(matched + 1);
+            let p = &mut st.progress[from];
+            p.match_index = p.match_index.max(matched);
+            p.next_index = p.next_index.max(matched + 1);
             self.advance_commit_index_locked(st);
         } else {
             // Never below what the follower is known to hold, never past our own log.
             let next = next_index_after_rejection(&st.log, reply)
-                .clamp(st.match_index[from] + 1, st.log.last_index() + 1);
+                .clamp(st.progress[from].match_index + 1, st.log.last_index() + 1);
             rlog!(
                 LOG2,
                 st,
@@ -229,7 +239,7 @@ impl Peer {
                 reply.x_index,
                 reply.x_len
             );
-            st.next_index[from] = next;
+            st.progress[from].next_index = next;
         }
         // solution: end append-entries-reply-log
         // solution: end append-entries-reply
@@ -239,8 +249,13 @@ impl Peer {
     /// the applier and the replicators (followers learn the new commit index at once).
     pub(crate) fn advance_commit_index_locked(&self, st: &mut RaftState) {
         // solution: begin PartB advance-commit-index
-        let mut matched = st.match_index.clone();
-        matched[st.me] = self.own_match_locked(st);
+        // Every other peer's match_index, and the leader's own (its log's end).
+        let matched: Vec<u64> = st
+            .progress
+            .iter()
+            .map(|p| p.match_index)
+            .chain([self.own_match_locked(st)])
+            .collect();
         let commit = leader_commit_index(
             &st.log,
             st.current_term,
@@ -459,22 +474,22 @@ mod tests {
         let mut st = RaftState::new(0, 3, 2, Some(0), log_of(&[1, 2, 2]));
         let now = Instant::now();
         let heartbeat = now + HEARTBEAT_INTERVAL;
-        st.heartbeat_due[1] = heartbeat;
+        st.progress[1].heartbeat_due = heartbeat;
         st.commit_advanced_at = now;
         // Up to date, commit index known: the next heartbeat.
-        st.next_index[1] = 4;
+        st.progress[1].next_index = 4;
         assert_eq!(next_send_at(&st, 1, now), heartbeat);
         // Entries it lacks: at once; but not while an RPC to it is in flight.
-        st.next_index[1] = 3;
+        st.progress[1].next_index = 3;
         assert_eq!(next_send_at(&st, 1, now), now);
-        st.in_flight[1] = true;
+        st.progress[1].awaiting_reply = true;
         assert_eq!(next_send_at(&st, 1, now), heartbeat);
         // Only a new commit index to tell: within COMMIT_DELAY, unless the heartbeat is sooner.
-        st.in_flight[1] = false;
-        st.next_index[1] = 4;
+        st.progress[1].awaiting_reply = false;
+        st.progress[1].next_index = 4;
         st.commit_index = 3;
         assert_eq!(next_send_at(&st, 1, now), now + COMMIT_DELAY);
-        st.heartbeat_due[1] = now;
+        st.progress[1].heartbeat_due = now;
         assert_eq!(next_send_at(&st, 1, now), now);
     }
 }

@@ -10,8 +10,8 @@
 //! a queue of calls and at most [`MAX_IN_FLIGHT`] threads taking calls off it, started on demand
 //! and kept for the peer's life.
 //!
-//! The counts live in `RaftState` (`calls_in_flight`, `sender_threads`) so that a replicator
-//! decides under the lock whether a call may go out. [`Peer::dispatch`] then releases the lock
+//! The counts live in each peer's [`Progress`](crate::progress::Progress) record
+//! ([`SenderSlots`]) so that a replicator decides under the lock whether a call may go out. [`Peer::dispatch`] then releases the lock
 //! to hand the calls over: nothing is spawned or sent on a channel with the lock held. A call
 //! ends by taking the lock to process its reply, where it gives its slot back
 //! ([`Peer::call_finished_locked`]).
@@ -26,7 +26,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Mutex, MutexGuard};
 
-use crate::raft::{Peer, spawn_aborting};
+use crate::peer::{Peer, spawn_aborting};
 use crate::state::RaftState;
 
 /// The most calls outstanding from one peer to another. A leader sends heartbeats every
@@ -111,7 +111,7 @@ impl Peer {
         }
         let calls: Vec<(usize, Call, Option<usize>)> = calls
             .into_iter()
-            .map(|(to, call)| (to, call, claim_sender_locked(st, to)))
+            .map(|(to, call)| (to, call, st.progress[to].senders.claim()))
             .collect();
         let me = st.me;
         MutexGuard::unlocked(st, || {
@@ -131,28 +131,44 @@ impl Peer {
     }
 }
 
-/// Reserves a sender for one more call to `to`. Returns the number of a new sender thread to
-/// start when every existing one is busy and there are fewer than [`MAX_IN_FLIGHT`].
-fn claim_sender_locked(st: &mut RaftState, to: usize) -> Option<usize> {
-    st.calls_in_flight[to] += 1;
-    if st.calls_in_flight[to] > st.sender_threads[to] && st.sender_threads[to] < MAX_IN_FLIGHT {
-        st.sender_threads[to] += 1;
-        return Some(st.sender_threads[to]);
+/// The calls to one other peer that are in flight, and the sender threads started for it.
+#[derive(Debug, Default)]
+pub(crate) struct SenderSlots {
+    /// Calls handed to the senders that have not returned yet.
+    calls: usize,
+    /// Sender threads started, at most [`MAX_IN_FLIGHT`].
+    threads: usize,
+}
+
+impl SenderSlots {
+    /// Reserves a sender for one more call. Returns the number of a new sender thread to start
+    /// when every existing one is busy and there are fewer than [`MAX_IN_FLIGHT`].
+    pub(crate) fn claim(&mut self) -> Option<usize> {
+        self.calls += 1;
+        if self.calls > self.threads && self.threads < MAX_IN_FLIGHT {
+            self.threads += 1;
+            return Some(self.threads);
+        }
+        None
     }
-    None
+
+    /// Whether another call would find a sender free (replicators check before sending a
+    /// heartbeat; RequestVotes queue regardless).
+    pub(crate) fn free(&self) -> bool {
+        self.calls < MAX_IN_FLIGHT
+    }
+
+    /// The calls in flight.
+    pub(crate) fn calls(&self) -> usize {
+        self.calls
+    }
 }
 
 impl Peer {
     /// A call to `from` has returned, with a reply or without: its sender is free again, which
     /// the replicator for `from` may be waiting for. Every call's reply path calls this first.
     pub(crate) fn call_finished_locked(&self, st: &mut RaftState, from: usize) {
-        st.calls_in_flight[from] -= 1;
+        st.progress[from].senders.calls -= 1;
         self.replicate_wake[from].notify_all();
     }
-}
-
-/// Whether another call to `to` would find a sender free (replicators check before sending a
-/// heartbeat; RequestVotes queue regardless).
-pub(crate) fn sender_free_locked(st: &RaftState, to: usize) -> bool {
-    st.calls_in_flight[to] < MAX_IN_FLIGHT
 }

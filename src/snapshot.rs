@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::logging::rlog;
-use crate::raft::Peer;
+use crate::peer::Peer;
 use crate::rpc::{InstallSnapshotArgs, InstallSnapshotReply};
 use crate::sender::Call;
 use crate::state::{RaftState, Role};
@@ -81,7 +81,7 @@ impl Peer {
             return;
         }
         if st.current_term == args.term {
-            st.in_flight[to] = false;
+            st.progress[to].awaiting_reply = false;
         }
         if let Some(reply) = reply {
             self.handle_install_snapshot_reply_locked(&mut st, to, &args, &reply);
@@ -110,8 +110,9 @@ impl Peer {
             return;
         }
         // The follower now holds everything through the snapshot.
-        st.match_index[from] = st.match_index[from].max(args.last_included_index);
-        st.next_index[from] = st.next_index[from].max(args.last_included_index + 1);
+        let p = &mut st.progress[from];
+        p.match_index = p.match_index.max(args.last_included_index);
+        p.next_index = p.next_index.max(args.last_included_index + 1);
         self.advance_commit_index_locked(st);
         // solution: end install-snapshot-reply
     }

@@ -1,20 +1,20 @@
-//! The state one peer keeps under its lock, laid out as Figure 2's "State" box, and the three
-//! role transitions (PartA).
+//! `RaftState`, what one peer keeps under its lock, laid out as Figure 2's "State" box (what it
+//! knows of each other peer is in `progress.rs`), and the role transitions (PartA).
 //!
-//! Every function here ends in `_locked` and takes `&mut RaftState`: the caller holds the peer's
-//! mutex, and the borrow proves it. None of them sleeps, calls labrpc, sends on `apply_ch` or joins
-//! a thread. `become_follower_locked`, `become_candidate_locked` and `become_leader_locked` are the
-//! only writers of `role`.
+//! The transitions are the `*_locked` functions here: each takes `&mut RaftState`, so the
+//! caller holds the peer's mutex, and the borrow proves it. None of them sleeps, calls labrpc,
+//! sends on `apply_ch` or joins a thread. `become_follower_locked`, `become_candidate_locked` and
+//! `become_leader_locked` are the only writers of `role`. Beside them, `RaftState` has three
+//! small helpers of its own: `peers`, `set_commit_index` and `reset_election_timer`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
 
 use crate::log::Log;
 use crate::logging::rlog;
-use crate::raft::Peer;
-use crate::replication::run_replicator;
+use crate::peer::Peer;
+use crate::progress::ProgressMap;
 
 /// How often a leader sends AppendEntries to each follower when it has nothing new to say. The lab
 /// allows at most ten heartbeats per second; eight keeps the RPC counts of the idle tests low.
@@ -70,11 +70,11 @@ pub(crate) struct RaftState {
     /// Index of the highest entry handed to the applier (it sends them on `apply_ch`).
     pub last_applied: u64,
 
-    // Volatile state on leaders (Figure 2), reinitialized after election.
-    /// For each peer, index of the next log entry to send to it.
-    pub next_index: Vec<u64>,
-    /// For each peer, index of the highest entry known to be replicated on it.
-    pub match_index: Vec<u64>,
+    // Volatile state on leaders (Figure 2), reinitialized after election: `next_index` and
+    // `match_index` for each other peer, in its record here (`progress.rs`).
+    /// What this peer knows of each other peer: `progress[to].next_index`,
+    /// `progress[to].match_index`, its vote, the calls to it.
+    pub progress: ProgressMap,
 
     // Not in Figure 2: bookkeeping.
     /// This peer's index in `peers`.
@@ -83,18 +83,6 @@ pub(crate) struct RaftState {
     pub role: Role,
     /// When the election ticker starts an election unless something resets it first.
     pub election_deadline: Instant,
-    /// Candidates: which peers granted their vote in `current_term`.
-    pub votes: Vec<bool>,
-    /// Leaders: whether an RPC to each peer is awaiting its reply (batches new entries).
-    pub in_flight: Vec<bool>,
-    /// Per peer: calls handed to its senders that have not returned yet (`sender.rs`).
-    pub calls_in_flight: Vec<usize>,
-    /// Per peer: sender threads started for it, at most `MAX_IN_FLIGHT`.
-    pub sender_threads: Vec<usize>,
-    /// Leaders: when each peer is next owed a heartbeat.
-    pub heartbeat_due: Vec<Instant>,
-    /// Leaders: the `leader_commit` last sent to each peer.
-    pub commit_sent: Vec<u64>,
     /// Leaders: when `commit_index` last advanced.
     pub commit_advanced_at: Instant,
     /// The last log index the persister holds (group commit: `start` appends unsaved, and the
@@ -102,13 +90,6 @@ pub(crate) struct RaftState {
     pub saved_index: u64,
     /// Leaders: the last ReadIndex round asked for (`read_index.rs`); only grows.
     pub read_round: u64,
-    /// Leaders: per peer, the round the last AppendEntries sent to it carried.
-    pub round_sent: Vec<u64>,
-    /// Leaders: per peer, the highest round it acknowledged as this term's follower.
-    pub round_acked: Vec<u64>,
-    /// Leaders: per peer, the term in which it last accepted an AppendEntries, 0 after a
-    /// rejection or a lost call (pipelining sends more only to a follower of this term).
-    pub replicating_term: Vec<u64>,
     /// The service's latest snapshot; saved with the state by `persist_snapshot_locked`.
     pub snapshot: Vec<u8>,
     /// An installed snapshot the applier has yet to hand to the service (PartD).
@@ -136,23 +117,13 @@ impl RaftState {
             // The service restores the snapshot itself (`read_snapshot`), so it starts from there.
             commit_index: snapshot_index,
             last_applied: snapshot_index,
-            next_index: vec![0; peers],
-            match_index: vec![0; peers],
+            progress: ProgressMap::new(me, peers, now),
             me,
             role: Role::Follower,
             election_deadline: now + random_election_timeout(),
-            votes: vec![false; peers],
-            in_flight: vec![false; peers],
-            calls_in_flight: vec![0; peers],
-            sender_threads: vec![0; peers],
-            heartbeat_due: vec![now; peers],
-            commit_sent: vec![0; peers],
             commit_advanced_at: now,
             saved_index: log_last,
             read_round: 0,
-            round_sent: vec![0; peers],
-            round_acked: vec![0; peers],
-            replicating_term: vec![0; peers],
             snapshot: Vec::new(),
             snapshot_pending: false,
             dead: false,
@@ -161,7 +132,7 @@ impl RaftState {
 
     /// The number of peers, this one included.
     pub fn peers(&self) -> usize {
-        self.match_index.len()
+        self.progress.len() + 1
     }
 
     /// Raises `commit_index` to `commit`, which never moves back and never passes the log's end.
@@ -250,8 +221,9 @@ impl Peer {
         st.role = Role::Candidate;
         st.current_term += 1;
         st.voted_for = Some(st.me);
-        st.votes.fill(false);
-        st.votes[st.me] = true;
+        for p in st.progress.iter_mut() {
+            p.vote_granted = false;
+        }
         st.reset_election_timer();
         // solution: begin PartC persist-candidate
         self.persist_locked(st);
@@ -278,13 +250,12 @@ impl Peer {
             st.current_term
         );
         st.role = Role::Leader;
-        let now = Instant::now();
-        let next = st.log.last_index() + 1;
-        st.next_index.fill(next);
-        st.match_index.fill(0);
-        st.in_flight.fill(false);
-        st.heartbeat_due.fill(now); // announce the new leader at once (§5.2)
-        st.commit_sent.fill(0);
+        // next_index: the leader's last log index + 1; match_index: 0. Every follower is owed a
+        // heartbeat now, which announces the new leader at once (§5.2).
+        let (next, now) = (st.log.last_index() + 1, Instant::now());
+        for p in st.progress.iter_mut() {
+            p.reset(next, now);
+        }
         rlog!(
             LEAD,
             st,
@@ -292,17 +263,5 @@ impl Peer {
             st.log.last_index()
         );
         // solution: end become-leader
-    }
-
-    /// Starts one replicator per follower for `term`. Called without the lock; a replicator
-    /// whose term is already over exits at once.
-    pub(crate) fn start_replicators(self: &Arc<Self>, term: u64) {
-        // solution: begin PartA start-replicators
-        let me = self.me;
-        for to in (0..self.peers.len()).filter(|&to| to != me) {
-            let name = format!("raft{me}-repl{to}-t{term}");
-            self.spawn_joined(name, move |peer| run_replicator(peer, term, to));
-        }
-        // solution: end start-replicators
     }
 }

@@ -115,7 +115,8 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
     if from < LAB4 {
         s.push_str(
             "- A start on the rest, yours to use, change or replace: `RaftState` with Figure 2's fields and the\n  \
-             election timer (`src/state.rs`), the log and its index arithmetic across a snapshot\n  \
+             election timer (`src/state.rs`), a record per other peer for `next_index`, `match_index`\n  \
+             and the rest (`src/progress.rs`), the log and its index arithmetic across a snapshot\n  \
              (`src/log.rs`), threads that make the RPC calls (`src/sender.rs`), the logging macro\n  \
              (`src/logging.rs`), and `make` and `kill` with the threads they start and join.\n",
         );

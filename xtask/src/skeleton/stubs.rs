@@ -116,11 +116,6 @@ while !st.dead {
         what: "`become_leader_locked`",
         with: Code(""),
     },
-    Stub {
-        name: "start-replicators",
-        what: "`start_replicators`: the new leader's threads that send AppendEntries",
-        with: Code(""),
-    },
     // src/raft.rs
     Stub {
         name: "get-state",
@@ -168,6 +163,11 @@ let st = self.peer.state.lock();
         with: Code("0"),
     },
     Stub {
+        name: "start-replicators",
+        what: "`start_replicators`: the new leader's threads that send AppendEntries",
+        with: Code(""),
+    },
+    Stub {
         name: "replicator",
         what: "`run_replicator`: a leader's thread per follower, which sends it AppendEntries \
                (heartbeats first)",
@@ -183,7 +183,7 @@ let st = self.peer.state.lock();
         name: "next-send-at",
         what: "`next_send_at`: when a follower is owed entries or the commit index (the stub: \
                at its heartbeats only)",
-        with: Code("st.heartbeat_due[to]"),
+        with: Code("st.progress[to].heartbeat_due"),
     },
     Stub {
         name: "append-entries-call",
