@@ -1,6 +1,7 @@
-//! The calling side, for blocking code: [`KvClient`] for the KV service, [`PeerTransport`] for
-//! the peer service, [`EtcdClient`] for etcd's KV service. Calls from every client in a process run on one small runtime, started
-//! with the first client; a blocking caller waits for its call's future there.
+//! The calling side, for blocking code: [`KvClient`] for the KV service, [`LabRpcTransport`]
+//! for labrpc calls over gRPC, [`EtcdClient`] for etcd's KV service. Calls from every client in
+//! a process run on one small runtime, started with the first client; a blocking caller waits
+//! for its call's future there.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use crate::kv::kv_client::KvClient as KvStub;
 use crate::kv::{
     GetReply, GetRequest, PutAppendReply, PutAppendRequest, StatusReply, StatusRequest,
 };
-use crate::peer::PeerCall;
-use crate::peer::peer_client::PeerClient as PeerStub;
+use crate::lab_rpc::CallRequest;
+use crate::lab_rpc::lab_rpc_client::LabRpcClient as LabRpcStub;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -183,20 +184,21 @@ impl EtcdClient {
     }
 }
 
-/// Raft's calls to one peer over gRPC: a [`labrpc::Transport`], as netrpc's `Connection` is.
-pub struct PeerTransport {
+/// labrpc calls to the server at one address, tunnelled over gRPC (`proto/labrpc.proto`): a
+/// [`labrpc::Transport`], as netrpc's `Connection` is, for the ends a clerk or a server makes.
+pub struct LabRpcTransport {
     addr: String,
-    stub: PeerStub<Channel>,
+    stub: LabRpcStub<Channel>,
     deadline: fn(&str) -> Duration,
 }
 
-impl PeerTransport {
-    /// Calls to the peer at `addr`, each waiting at most `deadline(method)`.
-    pub fn new(addr: &str, deadline: fn(&str) -> Duration) -> Result<PeerTransport, String> {
-        let stub = PeerStub::new(channel(addr, None)?)
+impl LabRpcTransport {
+    /// Calls to the labrpc server served at `addr`, each waiting at most `deadline(method)`.
+    pub fn new(addr: &str, deadline: fn(&str) -> Duration) -> Result<LabRpcTransport, String> {
+        let stub = LabRpcStub::new(channel(addr, None)?)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        Ok(PeerTransport {
+        Ok(LabRpcTransport {
             addr: addr.to_string(),
             stub,
             deadline,
@@ -204,11 +206,11 @@ impl PeerTransport {
     }
 }
 
-impl labrpc::Transport for PeerTransport {
+impl labrpc::Transport for LabRpcTransport {
     fn call(&self, svc_meth: &str, request: Vec<u8>) -> Option<Vec<u8>> {
         let deadline = (self.deadline)(svc_meth);
         let mut stub = self.stub.clone();
-        let call = PeerCall {
+        let call = CallRequest {
             method: svc_meth.to_string(),
             args: request,
         };
