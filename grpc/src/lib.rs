@@ -21,7 +21,7 @@
 mod client;
 mod server;
 
-pub use client::{ClientTls, EtcdClient, KvClient, LabRpcTransport};
+pub use client::{ClientError, ClientTls, EtcdClient, KvClient, LabRpcTransport};
 pub use server::{GrpcServer, KvHandler, Options, ServerTls};
 /// A call's error, as tonic gives it: a code and a message.
 pub use tonic::{Code, Status};

@@ -40,7 +40,7 @@ use raft::Persister;
 use storage::DiskJournal;
 
 pub use args::ServerArgs;
-pub use client::{CLIENT_DEADLINE, GrpcEnd, clerk, status};
+pub use client::{CLIENT_DEADLINE, GrpcEnd, StatusError, clerk, status};
 pub use grpc::ClientTls;
 pub use grpc::kv::StatusReply;
 pub use metrics::Metrics;

@@ -271,7 +271,10 @@ fn with_tls_on_both_paths_a_client_without_the_ca_is_refused() {
     assert_eq!(ck.get("t"), "over tls");
     for addr in clients(&configs) {
         let err = realcluster::status(&addr, None).expect_err("plain text to a TLS port");
-        assert!(!err.is_empty());
+        assert!(
+            matches!(err, realcluster::StatusError::Call { .. }),
+            "{err}"
+        );
         let other_ca = netrpc::test_pki::issue().ca;
         let stranger = realcluster::ClientTls {
             ca_pem: other_ca.into_bytes(),
