@@ -2,7 +2,7 @@
 //! `protoc`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/kv.proto", "proto/peer.proto"];
+    let protos = ["proto/kv.proto", "proto/labrpc.proto"];
     // etcd's API: only a client is needed (the load generator's, to measure against etcd).
     let etcd = ["proto/etcd.proto"];
     for proto in protos.iter().chain(&etcd) {

@@ -1,6 +1,7 @@
-//! The calling side, for blocking code: [`KvClient`] for the KV service, [`PeerTransport`] for
-//! the peer service, [`EtcdClient`] for etcd's KV service. Calls from every client in a process run on one small runtime, started
-//! with the first client; a blocking caller waits for its call's future there.
+//! The calling side, for blocking code: [`KvClient`] for the KV service, [`LabRpcTransport`]
+//! for labrpc calls over gRPC, [`EtcdClient`] for etcd's KV service. Calls from every client in
+//! a process run on one small runtime, started with the first client; a blocking caller waits
+//! for its call's future there.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use crate::kv::kv_client::KvClient as KvStub;
 use crate::kv::{
     GetReply, GetRequest, PutAppendReply, PutAppendRequest, StatusReply, StatusRequest,
 };
-use crate::peer::PeerCall;
-use crate::peer::peer_client::PeerClient as PeerStub;
+use crate::lab_rpc::CallRequest;
+use crate::lab_rpc::lab_rpc_client::LabRpcClient as LabRpcStub;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -47,11 +48,55 @@ pub struct ClientTls {
     pub identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Why a client could not be made. Nothing connects until the first call, so only the
+/// address and the TLS settings can be wrong here.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The address is not a `host:port`.
+    NotAnAddress {
+        /// The address as given.
+        addr: String,
+        /// What tonic found wrong with it.
+        source: tonic::transport::Error,
+    },
+    /// The TLS settings for the address were refused.
+    Tls {
+        /// The address they were for.
+        addr: String,
+        /// What tonic found wrong with them.
+        source: tonic::transport::Error,
+    },
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::NotAnAddress { addr, source } => {
+                write!(f, "{addr} is not an address: {source}")
+            }
+            ClientError::Tls { addr, source } => write!(f, "TLS for {addr}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::NotAnAddress { source, .. } | ClientError::Tls { source, .. } => {
+                Some(source)
+            }
+        }
+    }
+}
+
 /// A lazily connected channel to `addr` (`host:port`); an error if `addr` is not one.
-fn channel(addr: &str, tls: Option<&ClientTls>) -> Result<Channel, String> {
+fn channel(addr: &str, tls: Option<&ClientTls>) -> Result<Channel, ClientError> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
-        .map_err(|e| format!("{addr} is not an address: {e}"))?
+        .map_err(|source| ClientError::NotAnAddress {
+            addr: addr.to_string(),
+            source,
+        })?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true);
     if let Some(tls) = tls {
@@ -63,7 +108,10 @@ fn channel(addr: &str, tls: Option<&ClientTls>) -> Result<Channel, String> {
         }
         endpoint = endpoint
             .tls_config(config)
-            .map_err(|e| format!("TLS for {addr}: {e}"))?;
+            .map_err(|source| ClientError::Tls {
+                addr: addr.to_string(),
+                source,
+            })?;
     }
     let _entered = runtime().enter();
     Ok(endpoint.connect_lazy())
@@ -100,7 +148,7 @@ pub struct KvClient {
 
 impl KvClient {
     /// A client of the server at `addr`; nothing connects until the first call.
-    pub fn new(addr: &str, tls: Option<&ClientTls>) -> Result<KvClient, String> {
+    pub fn new(addr: &str, tls: Option<&ClientTls>) -> Result<KvClient, ClientError> {
         let stub = KvStub::new(channel(addr, tls)?)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
@@ -152,7 +200,7 @@ pub struct EtcdClient {
 impl EtcdClient {
     /// A client of the etcd member whose client URL is `http://{addr}`; nothing connects until
     /// the first call.
-    pub fn new(addr: &str) -> Result<EtcdClient, String> {
+    pub fn new(addr: &str) -> Result<EtcdClient, ClientError> {
         let stub = EtcdStub::new(channel(addr, None)?)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
@@ -183,20 +231,21 @@ impl EtcdClient {
     }
 }
 
-/// Raft's calls to one peer over gRPC: a [`labrpc::Transport`], as netrpc's `Connection` is.
-pub struct PeerTransport {
+/// labrpc calls to the server at one address, tunnelled over gRPC (`proto/labrpc.proto`): a
+/// [`labrpc::Transport`], as netrpc's `Connection` is, for the ends a clerk or a server makes.
+pub struct LabRpcTransport {
     addr: String,
-    stub: PeerStub<Channel>,
+    stub: LabRpcStub<Channel>,
     deadline: fn(&str) -> Duration,
 }
 
-impl PeerTransport {
-    /// Calls to the peer at `addr`, each waiting at most `deadline(method)`.
-    pub fn new(addr: &str, deadline: fn(&str) -> Duration) -> Result<PeerTransport, String> {
-        let stub = PeerStub::new(channel(addr, None)?)
+impl LabRpcTransport {
+    /// Calls to the labrpc server served at `addr`, each waiting at most `deadline(method)`.
+    pub fn new(addr: &str, deadline: fn(&str) -> Duration) -> Result<LabRpcTransport, ClientError> {
+        let stub = LabRpcStub::new(channel(addr, None)?)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        Ok(PeerTransport {
+        Ok(LabRpcTransport {
             addr: addr.to_string(),
             stub,
             deadline,
@@ -204,11 +253,11 @@ impl PeerTransport {
     }
 }
 
-impl labrpc::Transport for PeerTransport {
+impl labrpc::Transport for LabRpcTransport {
     fn call(&self, svc_meth: &str, request: Vec<u8>) -> Option<Vec<u8>> {
         let deadline = (self.deadline)(svc_meth);
         let mut stub = self.stub.clone();
-        let call = PeerCall {
+        let call = CallRequest {
             method: svc_meth.to_string(),
             args: request,
         };

@@ -4,9 +4,12 @@
 //! - [`kv`]: the client-facing key/value service of `proto/kv.proto`, which clients in any
 //!   language can call. [`GrpcServer::serve_kv`] serves a [`KvHandler`] (plain blocking
 //!   methods); [`KvClient`] calls it from blocking code.
-//! - [`peer`]: Raft's calls between servers as gRPC (`proto/peer.proto`): [`GrpcServer::serve_peer`]
-//!   serves a [`labrpc::Server`], and [`PeerTransport`] is a [`labrpc::Transport`]. The cluster
-//!   uses netrpc between peers; this one is kept to measure against it.
+//! - [`lab_rpc`]: labrpc calls tunnelled over gRPC (`proto/labrpc.proto`): a call is a labrpc
+//!   method name and its labgob-encoded arguments. [`GrpcServer::serve_labrpc`] serves a
+//!   [`labrpc::Server`], and [`LabRpcTransport`] is a [`labrpc::Transport`], so a lab's clerks
+//!   and servers call each other across processes unchanged. The real cluster's lab 5 servers
+//!   are reached this way, by clerks and by the other groups (the hand-overs of shards); Raft
+//!   between servers goes over netrpc, and realcluster's `peers` bench measures the two.
 //! - [`etcd`]: a client of etcd's own KV API (`proto/etcd.proto`, a minimal copy of etcd's
 //!   messages): [`EtcdClient`], for the load generator that measures the cluster against etcd.
 //!
@@ -18,7 +21,7 @@
 mod client;
 mod server;
 
-pub use client::{ClientTls, EtcdClient, KvClient, PeerTransport};
+pub use client::{ClientError, ClientTls, EtcdClient, KvClient, LabRpcTransport};
 pub use server::{GrpcServer, KvHandler, Options, ServerTls};
 /// A call's error, as tonic gives it: a code and a message.
 pub use tonic::{Code, Status};
@@ -32,10 +35,11 @@ pub mod kv {
     tonic::include_proto!("kv.v1");
 }
 
-/// The generated types and stubs of `proto/peer.proto`.
+/// The generated types and stubs of `proto/labrpc.proto`. (Not `labrpc`: that is the crate
+/// whose calls it carries.)
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
-pub mod peer {
-    tonic::include_proto!("peer.v1");
+pub mod lab_rpc {
+    tonic::include_proto!("labrpc.v1");
 }
 
 /// The generated types and client stub of `proto/etcd.proto` (etcd's `etcdserverpb.KV`).

@@ -31,8 +31,8 @@ use crate::kv::kv_server::{Kv, KvServer};
 use crate::kv::{
     GetReply, GetRequest, PutAppendReply, PutAppendRequest, StatusReply, StatusRequest,
 };
-use crate::peer::peer_server::{Peer, PeerServer};
-use crate::peer::{PeerCall, PeerReply};
+use crate::lab_rpc::lab_rpc_server::{LabRpc, LabRpcServer};
+use crate::lab_rpc::{CallReply, CallRequest};
 
 /// How long [`GrpcServer::shutdown`] waits for requests still running.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -117,20 +117,21 @@ impl GrpcServer {
         })
     }
 
-    /// Serves `server`'s labrpc services as the peer service of `proto/peer.proto`.
-    pub fn serve_peer(
+    /// Serves `server`'s labrpc services over gRPC, as the `LabRpc` service of
+    /// `proto/labrpc.proto`.
+    pub fn serve_labrpc(
         listener: std::net::TcpListener,
         server: labrpc::Server,
         options: Options,
     ) -> io::Result<GrpcServer> {
-        let service = PeerService {
+        let service = LabRpcService {
             server,
             in_flight: InFlight::new(options.max_in_flight),
         };
-        let service = PeerServer::new(service)
+        let service = LabRpcServer::new(service)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        GrpcServer::start(listener, options, "peer", move |router| {
+        GrpcServer::start(listener, options, "labrpc", move |router| {
             router.add_service(service)
         })
     }
@@ -407,24 +408,24 @@ impl Kv for KvService {
     }
 }
 
-struct PeerService {
+struct LabRpcService {
     server: labrpc::Server,
     in_flight: InFlight,
 }
 
 #[tonic::async_trait]
-impl Peer for PeerService {
-    async fn call(&self, request: Request<PeerCall>) -> Result<Response<PeerReply>, Status> {
-        let PeerCall { method, args } = request.into_inner();
+impl LabRpc for LabRpcService {
+    async fn call(&self, request: Request<CallRequest>) -> Result<Response<CallReply>, Status> {
+        let CallRequest { method, args } = request.into_inner();
         let server = self.server.clone();
         let served = self
             .in_flight
             .run(move || server.serve(&method, &args))
             .await?;
         match served {
-            Ok(reply) => Ok(Response::new(PeerReply { reply })),
+            Ok(reply) => Ok(Response::new(CallReply { reply })),
             Err(err) => {
-                log::warn!("grpc: peer call refused: {err}");
+                log::warn!("grpc: labrpc call refused: {err}");
                 Err(Status::invalid_argument(err.to_string()))
             }
         }

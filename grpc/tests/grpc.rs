@@ -1,5 +1,5 @@
 //! The gRPC transport against a server of its own: calls, the busy bound, bad input on the
-//! socket, the message bound, TLS, and the peer transport.
+//! socket, the message bound, TLS, and labrpc calls over gRPC.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use grpc::kv::{
     GetReply, GetRequest, Outcome, PutAppendReply, PutAppendRequest, StatusReply, WriteKind,
 };
-use grpc::{ClientTls, GrpcServer, KvClient, KvHandler, Options, PeerTransport, ServerTls};
+use grpc::{ClientTls, GrpcServer, KvClient, KvHandler, LabRpcTransport, Options, ServerTls};
 use labrpc::Transport;
 use parking_lot::{Condvar, Mutex};
 use tonic::Code;
@@ -258,15 +258,15 @@ fn with_tls_a_client_without_the_ca_is_refused() {
 }
 
 #[test]
-fn the_peer_transport_carries_labrpc_calls() {
+fn the_labrpc_transport_carries_labrpc_calls() {
     let mut service = labrpc::Service::new("Echo");
     service.add_method("Double", |x: u64| x * 2);
     let server = labrpc::Server::new();
     server.add_service(service);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let grpc = GrpcServer::serve_peer(listener, server, Options::default()).unwrap();
+    let grpc = GrpcServer::serve_labrpc(listener, server, Options::default()).unwrap();
     let transport =
-        PeerTransport::new(&grpc.local_addr().to_string(), |_| Duration::from_secs(1)).unwrap();
+        LabRpcTransport::new(&grpc.local_addr().to_string(), |_| Duration::from_secs(1)).unwrap();
     let reply = transport
         .call("Echo.Double", labgob::encode(&21u64))
         .unwrap();
@@ -276,7 +276,7 @@ fn the_peer_transport_carries_labrpc_calls() {
             .call("Echo.Triple", labgob::encode(&1u64))
             .is_none()
     );
-    let end = labrpc::ClientEnd::over("peer", Arc::new(transport));
+    let end = labrpc::ClientEnd::over("echo", Arc::new(transport));
     let (tx, rx) = mpsc::channel();
     for i in 0..8u64 {
         let end = end.clone();

@@ -41,4 +41,4 @@ pub mod test_pki;
 pub use connection::{Connection, DEAD_AFTER, KEEPALIVE, RECONNECT_PAUSE, deadline};
 pub use frame::{Hello, MAX_FRAME};
 pub use listener::{BindError, Limits, Listener, Membership, STALE_AFTER};
-pub use wire::Tls;
+pub use wire::{Tls, TlsError};

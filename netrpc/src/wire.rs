@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::server::WebPkiClientVerifier;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, InvalidDnsNameError, PrivateKeyDer, ServerName};
+use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 
 /// A member's TLS: its certificate and key, and the CA that signed every member's certificate.
@@ -33,46 +33,113 @@ impl std::fmt::Debug for Tls {
     }
 }
 
+/// Why [`Tls::from_pem`] refused its input, by the input at fault.
+#[derive(Debug)]
+pub enum TlsError {
+    /// The CA's PEM does not parse.
+    CaPem(pem::Error),
+    /// The CA's PEM holds no certificate.
+    NoCaCertificate,
+    /// The CA's certificate cannot be a root of trust.
+    CaCertificate(rustls::Error),
+    /// No verifier of the members' certificates can be built on the CA.
+    CaVerifier(VerifierBuilderError),
+    /// This member's certificate PEM does not parse.
+    CertificatePem(pem::Error),
+    /// This member's certificate PEM holds no certificate.
+    NoCertificate,
+    /// The key's PEM does not parse, or holds no private key.
+    KeyPem(pem::Error),
+    /// rustls refuses this member's certificate and key together (say, they do not match).
+    CertificateAndKey(rustls::Error),
+    /// The crypto provider offers none of rustls' default protocol versions.
+    ProtocolVersions(rustls::Error),
+    /// `name` is not a name a certificate can carry (a DNS name or an IP address).
+    Name {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        source: InvalidDnsNameError,
+    },
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsError::CaPem(e) => write!(f, "the CA's certificate: {e}"),
+            TlsError::NoCaCertificate => f.write_str("the CA file holds no certificate"),
+            TlsError::CaCertificate(e) => write!(f, "the CA's certificate: {e}"),
+            TlsError::CaVerifier(e) => write!(f, "the CA: {e}"),
+            TlsError::CertificatePem(e) => write!(f, "the certificate: {e}"),
+            TlsError::NoCertificate => f.write_str("the certificate file holds no certificate"),
+            TlsError::KeyPem(e) => write!(f, "the key: {e}"),
+            TlsError::CertificateAndKey(e) => write!(f, "the certificate and key: {e}"),
+            TlsError::ProtocolVersions(e) => write!(f, "TLS protocol versions: {e}"),
+            TlsError::Name { name, source } => {
+                write!(
+                    f,
+                    "'{name}' is not a name a certificate can carry: {source}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::CaPem(e) | TlsError::CertificatePem(e) | TlsError::KeyPem(e) => Some(e),
+            TlsError::CaCertificate(e)
+            | TlsError::CertificateAndKey(e)
+            | TlsError::ProtocolVersions(e) => Some(e),
+            TlsError::CaVerifier(e) => Some(e),
+            TlsError::Name { source, .. } => Some(source),
+            TlsError::NoCaCertificate | TlsError::NoCertificate => None,
+        }
+    }
+}
+
 impl Tls {
     /// From PEM: the CA's certificate, this member's certificate (chain) and private key, and
     /// the name every member's certificate carries (such as `localhost`).
-    pub fn from_pem(ca: &[u8], cert: &[u8], key: &[u8], name: &str) -> Result<Tls, String> {
+    pub fn from_pem(ca: &[u8], cert: &[u8], key: &[u8], name: &str) -> Result<Tls, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         for ca in CertificateDer::pem_slice_iter(ca) {
-            let ca = ca.map_err(|e| format!("the CA's certificate: {e}"))?;
             roots
-                .add(ca)
-                .map_err(|e| format!("the CA's certificate: {e}"))?;
+                .add(ca.map_err(TlsError::CaPem)?)
+                .map_err(TlsError::CaCertificate)?;
         }
         if roots.is_empty() {
-            return Err("the CA file holds no certificate".to_string());
+            return Err(TlsError::NoCaCertificate);
         }
         let roots = Arc::new(roots);
         let chain = CertificateDer::pem_slice_iter(cert)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("the certificate: {e}"))?;
+            .map_err(TlsError::CertificatePem)?;
         if chain.is_empty() {
-            return Err("the certificate file holds no certificate".to_string());
+            return Err(TlsError::NoCertificate);
         }
-        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("the key: {e}"))?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(TlsError::KeyPem)?;
         let client = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(TlsError::ProtocolVersions)?
             .with_root_certificates(Arc::clone(&roots))
             .with_client_auth_cert(chain.clone(), key.clone_key())
-            .map_err(|e| format!("the certificate and key: {e}"))?;
+            .map_err(TlsError::CertificateAndKey)?;
         let verifier = WebPkiClientVerifier::builder_with_provider(roots, Arc::clone(&provider))
             .build()
-            .map_err(|e| format!("the CA: {e}"))?;
+            .map_err(TlsError::CaVerifier)?;
         let server = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(TlsError::ProtocolVersions)?
             .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
-            .map_err(|e| format!("the certificate and key: {e}"))?;
-        let name = ServerName::try_from(name.to_string())
-            .map_err(|e| format!("'{name}' is not a name a certificate can carry: {e}"))?;
+            .map_err(TlsError::CertificateAndKey)?;
+        let name = ServerName::try_from(name.to_string()).map_err(|source| TlsError::Name {
+            name: name.to_string(),
+            source,
+        })?;
         Ok(Tls {
             client: Arc::new(client),
             server: Arc::new(server),

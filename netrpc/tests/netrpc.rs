@@ -319,6 +319,31 @@ fn tls_of(pki: &Pki) -> netrpc::Tls {
         .expect("valid PEM")
 }
 
+/// `Tls::from_pem` names the input at fault, as a variant a caller can match.
+#[test]
+fn bad_tls_input_says_which_input_is_wrong() {
+    use netrpc::TlsError;
+    let ours = netrpc::test_pki::issue();
+    let theirs = netrpc::test_pki::issue();
+    let from = |ca: &str, cert: &str, key: &str, name: &str| {
+        netrpc::Tls::from_pem(ca.as_bytes(), cert.as_bytes(), key.as_bytes(), name)
+            .expect_err("refused")
+    };
+    let (ca, cert, key) = (&ours.ca, &ours.cert, &ours.key);
+    let err = from("", cert, key, "localhost");
+    assert!(matches!(err, TlsError::NoCaCertificate), "{err}");
+    let err = from(ca, "", key, "localhost");
+    assert!(matches!(err, TlsError::NoCertificate), "{err}");
+    let err = from(ca, cert, "not a key", "localhost");
+    assert!(matches!(err, TlsError::KeyPem(_)), "{err}");
+    let err = from(ca, cert, &theirs.key, "localhost");
+    assert!(matches!(err, TlsError::CertificateAndKey(_)), "{err}");
+    assert!(std::error::Error::source(&err).is_some());
+    let err = from(ca, cert, key, "not a name!");
+    assert!(matches!(err, TlsError::Name { .. }), "{err}");
+    assert!(err.to_string().contains("'not a name!'"), "{err}");
+}
+
 /// With TLS, members with a certificate from the cluster's CA are served, many calls at once;
 /// a caller with another CA's certificate, and one in the clear, are refused.
 #[test]

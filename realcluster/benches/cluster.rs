@@ -4,56 +4,45 @@
 //! its own key, for 3 s, over gRPC), and the time from a SIGKILL of the leader to the next
 //! write that succeeds.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+// The tests' guards: the directory deleted and the servers killed when dropped, a panic's
+// included.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The server processes, killed when dropped.
+use common::{Procs, TestDir, free_addrs};
+
+/// The servers' client addresses, and their processes (server `i` is process `i`), killed
+/// when dropped.
 struct Servers {
     clients: Vec<String>,
-    children: Vec<Child>,
+    procs: Procs,
 }
 
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+fn start(dir: &TestDir) -> Servers {
+    let (peers, clients) = (free_addrs(3), free_addrs(3));
+    let mut procs = Procs::default();
+    for (me, client) in clients.iter().enumerate() {
+        let args = [
+            "--cluster",
+            "bench",
+            "--me",
+            &me.to_string(),
+            "--peers",
+            &peers.join(","),
+            "--client",
+            client,
+            "--data",
+            &dir.join(format!("kv-{me}")).display().to_string(),
+        ];
+        let args = args.map(String::from).to_vec();
+        procs.add(env!("CARGO_BIN_EXE_kvserver"), args, None);
     }
-}
-
-fn free_ports(n: usize) -> Vec<String> {
-    let sockets: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binds"))
-        .collect();
-    sockets
-        .iter()
-        .map(|s| s.local_addr().expect("bound").to_string())
-        .collect()
-}
-
-fn start(root: &Path) -> Servers {
-    let (peers, clients) = (free_ports(3), free_ports(3));
-    let children = (0..3)
-        .map(|me| {
-            Command::new(env!("CARGO_BIN_EXE_kvserver"))
-                .args(["--cluster", "bench", "--me", &me.to_string()])
-                .args(["--peers", &peers.join(","), "--client", &clients[me]])
-                .arg("--data")
-                .arg(root.join(format!("kv-{me}")))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("starts kvserver")
-        })
-        .collect();
-    Servers { clients, children }
+    Servers { clients, procs }
 }
 
 fn throughput(servers: &[String], clerks: usize) {
@@ -90,9 +79,8 @@ fn throughput(servers: &[String], clerks: usize) {
 }
 
 fn main() {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cluster-bench");
-    let _ = std::fs::remove_dir_all(&root);
-    let mut servers = start(&root);
+    let dir = TestDir::new("cluster-bench");
+    let mut servers = start(&dir);
     let mut ck = realcluster::clerk(&servers.clients, None).expect("addresses");
     ck.put("warm", "up");
     println!("3 kvserver processes on loopback, state fsynced to disk; Puts of 28 bytes over gRPC");
@@ -103,12 +91,10 @@ fn main() {
         .find(|&i| realcluster::status(&servers.clients[i], None).is_ok_and(|s| s.role == "Leader"))
         .expect("a leader");
     let t0 = Instant::now();
-    let _ = servers.children[leader].kill();
+    servers.procs.kill(leader);
     ck.put("after", "failover");
     println!(
         "leader SIGKILLed -> next Put done: {:.0} ms",
         t0.elapsed().as_secs_f64() * 1000.0
     );
-    drop(servers);
-    let _ = std::fs::remove_dir_all(&root);
 }

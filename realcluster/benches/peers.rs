@@ -1,5 +1,5 @@
 //! The choice of transport between peers, measured: netrpc (framed labgob over TCP) against
-//! gRPC (tonic, `grpc/proto/peer.proto`) on loopback, `cargo bench -p realcluster --bench
+//! gRPC (tonic, labrpc calls tunnelled as `grpc/proto/labrpc.proto`) on loopback, `cargo bench -p realcluster --bench
 //! peers`. For each: µs per sequential call and calls per second with 8 callers, of an empty
 //! call and of one carrying 4 KiB (an AppendEntries with a few entries); then three Raft peers
 //! (state in memory, so the network is all that differs) agreeing on 500 commands one at a
@@ -40,7 +40,7 @@ impl Kind {
                 netrpc::Listener::serve(socket, server, netrpc::Limits::default()).expect("serves"),
             ),
             Kind::Grpc => Serving::Grpc(
-                grpc::GrpcServer::serve_peer(socket, server, grpc::Options::default())
+                grpc::GrpcServer::serve_labrpc(socket, server, grpc::Options::default())
                     .expect("serves"),
             ),
         };
@@ -51,7 +51,7 @@ impl Kind {
         let transport: Arc<dyn Transport> = match self {
             Kind::Netrpc => Arc::new(netrpc::Connection::new(addr)),
             Kind::Grpc => {
-                Arc::new(grpc::PeerTransport::new(addr, netrpc::deadline).expect("an address"))
+                Arc::new(grpc::LabRpcTransport::new(addr, netrpc::deadline).expect("an address"))
             }
         };
         ClientEnd::over(addr, transport)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use grpc::kv::{GetRequest, PutAppendRequest, StatusReply, WriteKind};
-use grpc::{ClientTls, KvClient};
+use grpc::{ClientError, ClientTls, KvClient};
 use kvraft::{Clerk, GetArgs, GetReply, PutAppendArgs, PutAppendReply, PutOrAppend};
 use labrpc::{ClientEnd, Transport};
 
@@ -23,7 +23,7 @@ pub struct GrpcEnd {
 
 impl GrpcEnd {
     /// An end to the client service at `addr`.
-    pub fn new(addr: &str, tls: Option<&ClientTls>) -> Result<GrpcEnd, String> {
+    pub fn new(addr: &str, tls: Option<&ClientTls>) -> Result<GrpcEnd, ClientError> {
         Ok(GrpcEnd {
             client: KvClient::new(addr, tls)?,
         })
@@ -86,20 +86,55 @@ impl Transport for GrpcEnd {
 
 /// A clerk of the cluster whose client services are at `servers`; an error names an address
 /// that is not one.
-pub fn clerk(servers: &[String], tls: Option<&ClientTls>) -> Result<Clerk, String> {
+pub fn clerk(servers: &[String], tls: Option<&ClientTls>) -> Result<Clerk, ClientError> {
     let ends = servers
         .iter()
         .map(|addr| Ok(ClientEnd::over(addr, Arc::new(GrpcEnd::new(addr, tls)?))))
-        .collect::<Result<Vec<ClientEnd>, String>>()?;
+        .collect::<Result<Vec<ClientEnd>, ClientError>>()?;
     Ok(Clerk::new(ends))
 }
 
+/// Why [`status`] has no figures.
+#[derive(Debug)]
+pub enum StatusError {
+    /// No client can be made for the address.
+    Client(ClientError),
+    /// The call failed: the server is down, busy or slow, or refused the connection.
+    Call {
+        /// The server's client address.
+        addr: String,
+        /// The call's error.
+        status: grpc::Status,
+    },
+}
+
+impl std::fmt::Display for StatusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusError::Client(err) => err.fmt(f),
+            StatusError::Call { addr, status } => write!(f, "{addr}: {}", status.message()),
+        }
+    }
+}
+
+impl std::error::Error for StatusError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StatusError::Client(err) => Some(err),
+            StatusError::Call { status, .. } => Some(status),
+        }
+    }
+}
+
 /// The figures of the server whose client service is at `addr`.
-pub fn status(addr: &str, tls: Option<&ClientTls>) -> Result<StatusReply, String> {
-    let client = KvClient::new(addr, tls)?;
+pub fn status(addr: &str, tls: Option<&ClientTls>) -> Result<StatusReply, StatusError> {
+    let client = KvClient::new(addr, tls).map_err(StatusError::Client)?;
     client
         .status(CLIENT_DEADLINE)
-        .map_err(|status| format!("{addr}: {}", status.message()))
+        .map_err(|status| StatusError::Call {
+            addr: addr.to_string(),
+            status,
+        })
 }
 
 #[cfg(test)]

@@ -12,13 +12,15 @@
 //! - metrics: `/metrics` in Prometheus' text format (`metrics.rs`), if asked for.
 //!
 //! [`clerk`] makes a lab-4 clerk that reaches the client services over gRPC (`client.rs`). The
-//! server binaries and the command-line client are built on these. [`sharded`] does the same
+//! server binaries and the command-line client are built on these; the flags the servers
+//! share are [`ServerArgs`]. [`sharded`] does the same
 //! for lab 5's controller and replica groups (binaries `shardctrler` and `shardkv`).
 //!
 //! Starting checks what a user can get wrong and says which: an id that is not one of the
 //! members, a data directory that cannot be opened or holds damaged state, an address that
 //! cannot be listened on.
 
+mod args;
 mod client;
 mod metrics;
 mod service;
@@ -37,7 +39,8 @@ use netrpc::{Connection, Hello, Limits, Listener, Membership};
 use raft::Persister;
 use storage::DiskJournal;
 
-pub use client::{CLIENT_DEADLINE, GrpcEnd, clerk, status};
+pub use args::ServerArgs;
+pub use client::{CLIENT_DEADLINE, GrpcEnd, StatusError, clerk, status};
 pub use grpc::ClientTls;
 pub use grpc::kv::StatusReply;
 pub use metrics::Metrics;

@@ -4,9 +4,9 @@
 //! A [`ShardNode`] is one server of either kind, with two ports:
 //! - peers: Raft between the members of its own group (the controllers are a group too), on
 //!   a [`netrpc`] listener that admits only them, as a [`Node`](crate::Node)'s;
-//! - clients: the server's labrpc service (`ShardCtrler` or `ShardKV`) over gRPC, as
-//!   `grpc/proto/peer.proto`'s generic call (a labrpc method and its labgob-encoded
-//!   arguments). Clerks use it, and so do the other groups: a group pulls shards from, and has
+//! - clients: the server's labrpc service (`ShardCtrler` or `ShardKV`) tunnelled over gRPC
+//!   (`grpc/proto/labrpc.proto`: a labrpc method and its labgob-encoded arguments,
+//!   [`grpc::LabRpcTransport`]). Clerks use it, and so do the other groups: a group pulls shards from, and has
 //!   them deleted at, the servers the controller's configurations name, which are these
 //!   addresses.
 //!
@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use grpc::{GrpcServer, PeerTransport};
+use grpc::{GrpcServer, LabRpcTransport};
 use labrpc::{ClientEnd, Server};
 use shardctrler::ShardCtrler;
 use shardkv::{MakeEnd, ShardKv};
@@ -90,7 +90,7 @@ impl labrpc::Transport for Unreachable {
 
 /// An end to the labrpc service served (over gRPC) at `addr`.
 pub fn remote_end(addr: &str) -> ClientEnd {
-    match PeerTransport::new(addr, deadline) {
+    match LabRpcTransport::new(addr, deadline) {
         Ok(transport) => ClientEnd::over(addr, Arc::new(transport)),
         Err(err) => {
             log::warn!("cluster: {addr}: {err}; calls to it will fail");
@@ -184,7 +184,7 @@ impl ShardNode {
             peers: Some(peers),
             clients: None,
         };
-        let clients = GrpcServer::serve_peer(client, client_server, grpc::Options::default())
+        let clients = GrpcServer::serve_labrpc(client, client_server, grpc::Options::default())
             .map_err(|source| StartError::Listen(netrpc::BindError::new(&addr, source)))?;
         log::info!(
             "cluster: {:?} server {} of {} in '{}': clients on {}, state in {}",

@@ -2,22 +2,22 @@
 //! clerk, survive a restart of every server from its directory alone, and keep serving while
 //! one is down. (The fault test with real processes and SIGKILL is separate.)
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::TestDir;
 use labrpc::ClientEnd;
 use realcluster::{Node, NodeConfig, Sockets, StartError};
 
 /// Sockets bound on loopback for three servers (so every port is known before any server
-/// starts) and the configs that go with them, each with a fresh data directory.
-fn prepare(test: &str) -> (Vec<Sockets>, Vec<NodeConfig>, PathBuf) {
-    // One directory per process: the stress runner runs copies of a test side by side.
-    let root =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+/// starts) and the configs that go with them, each with a data directory in the test's
+/// directory (deleted when dropped: keep it until the servers have stopped).
+fn prepare(test: &str) -> (Vec<Sockets>, Vec<NodeConfig>, TestDir) {
+    let dir = TestDir::new(test);
     let sockets: Vec<Sockets> = (0..3)
         .map(|_| Sockets::loopback(true).expect("binds on loopback"))
         .collect();
@@ -30,14 +30,14 @@ fn prepare(test: &str) -> (Vec<Sockets>, Vec<NodeConfig>, PathBuf) {
             peers: peers.clone(),
             client_addr: addr(&sockets[me].client),
             metrics_addr: sockets[me].metrics.as_ref().map(addr),
-            data_dir: root.join(format!("kv-{me}")),
+            data_dir: dir.join(format!("kv-{me}")),
             maxraftstate: Some(4096),
             tls: None,
             peer_tls: None,
             levers: realcluster::LEVERS,
         })
         .collect();
-    (sockets, configs, root)
+    (sockets, configs, dir)
 }
 
 fn start_all(sockets: Vec<Sockets>, configs: &[NodeConfig]) -> Vec<Option<Node>> {
@@ -58,8 +58,7 @@ fn clerk(configs: &[NodeConfig]) -> kvraft::Clerk {
 
 #[test]
 fn a_cluster_on_disk_survives_restarting_every_server() {
-    let (sockets, configs, root) = prepare("restart-all");
-    let _cleanup = RemoveOnDrop(root.clone());
+    let (sockets, configs, _dir) = prepare("restart-all");
     let mut nodes = start_all(sockets, &configs);
     let mut ck = clerk(&configs);
     ck.put("a", "1");
@@ -96,8 +95,7 @@ fn a_cluster_on_disk_survives_restarting_every_server() {
 
 #[test]
 fn starting_wrongly_says_what_is_wrong() {
-    let (sockets, configs, root) = prepare("start-errors");
-    let _cleanup = RemoveOnDrop(root.clone());
+    let (sockets, configs, _dir) = prepare("start-errors");
     let mut wrong = configs[0].clone();
     wrong.me = 3;
     let err = Node::start(&wrong).err().expect("no such member");
@@ -136,8 +134,7 @@ fn http_get(addr: &str, path: &str) -> String {
 
 #[test]
 fn metrics_and_status_give_each_servers_figures() {
-    let (sockets, configs, root) = prepare("metrics");
-    let _cleanup = RemoveOnDrop(root.clone());
+    let (sockets, configs, _dir) = prepare("metrics");
     let nodes = start_all(sockets, &configs);
     let mut ck = clerk(&configs);
     for i in 0..20 {
@@ -200,8 +197,7 @@ fn closes_on(addr: &str, bytes: &[u8]) {
 /// Every listening socket of every server takes garbage, and the cluster still commits.
 #[test]
 fn garbage_on_every_port_harms_no_one() {
-    let (sockets, configs, root) = prepare("garbage");
-    let _cleanup = RemoveOnDrop(root.clone());
+    let (sockets, configs, _dir) = prepare("garbage");
     let nodes = start_all(sockets, &configs);
     let mut ck = clerk(&configs);
     ck.put("g", "before");
@@ -250,8 +246,7 @@ fn garbage_on_every_port_harms_no_one() {
 /// that CA are served, and a client without it is refused.
 #[test]
 fn with_tls_on_both_paths_a_client_without_the_ca_is_refused() {
-    let (sockets, mut configs, root) = prepare("tls");
-    let _cleanup = RemoveOnDrop(root.clone());
+    let (sockets, mut configs, _dir) = prepare("tls");
     let netrpc::test_pki::Pki { ca, cert, key } = netrpc::test_pki::issue();
     for config in &mut configs {
         config.tls = Some(grpc::ServerTls {
@@ -276,7 +271,10 @@ fn with_tls_on_both_paths_a_client_without_the_ca_is_refused() {
     assert_eq!(ck.get("t"), "over tls");
     for addr in clients(&configs) {
         let err = realcluster::status(&addr, None).expect_err("plain text to a TLS port");
-        assert!(!err.is_empty());
+        assert!(
+            matches!(err, realcluster::StatusError::Call { .. }),
+            "{err}"
+        );
         let other_ca = netrpc::test_pki::issue().ca;
         let stranger = realcluster::ClientTls {
             ca_pem: other_ca.into_bytes(),
@@ -286,13 +284,4 @@ fn with_tls_on_both_paths_a_client_without_the_ca_is_refused() {
         realcluster::status(&addr, Some(&tls)).expect("a client with the CA");
     }
     drop(nodes);
-}
-
-/// Deletes a test's directory when dropped, a failed test's included.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

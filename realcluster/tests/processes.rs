@@ -11,15 +11,16 @@
 //! new ones) and heal. Clients reach every server's client port directly, so a clerk can still
 //! call a leader that has been cut off, which must then fail to commit rather than answer.
 
+mod common;
+
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{Procs, TestDir, free_addrs, watchdog};
 use parking_lot::Mutex;
 use tester::linearizability::{self, KvOp, OpLog};
 
@@ -33,16 +34,15 @@ const FAULT_EVERY: Duration = Duration::from_millis(1000);
 /// answers): the watchdog stops the servers, deletes the directory and fails the test.
 const HUNG: Duration = Duration::from_secs(120);
 
-/// The servers' processes, killed when dropped.
+/// The servers: their processes, and the proxies of the links between them.
 struct Servers {
-    /// Each server's Raft address (what the proxies forward to).
-    peers: Vec<String>,
     /// Each server's client address.
     clients: Vec<String>,
     /// `proxies[i][j]`: the link from server `i` to server `j` (`None` for `i == j`).
     proxies: Vec<Vec<Option<Proxy>>>,
-    root: PathBuf,
-    children: Vec<Option<Child>>,
+    /// Server `i` is process `i`. Shared with the watchdog, which holds it weakly: dropping
+    /// the servers kills them.
+    procs: Arc<Mutex<Procs>>,
 }
 
 /// A TCP proxy for one link between servers, which can be cut and healed.
@@ -106,70 +106,57 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
 }
 
 impl Servers {
-    fn start(root: &Path) -> Servers {
-        // Ports the kernel hands out now, free a moment later for the servers.
-        let free = || {
-            (0..SERVERS)
-                .map(|_| {
-                    let socket = TcpListener::bind("127.0.0.1:0").expect("binds on loopback");
-                    socket.local_addr().expect("bound").to_string()
-                })
-                .collect::<Vec<String>>()
-        };
-        let (peers, clients) = (free(), free());
-        let proxies = (0..SERVERS)
+    fn start(dir: &TestDir) -> Servers {
+        let (peers, clients) = (free_addrs(SERVERS), free_addrs(SERVERS));
+        let proxies: Vec<Vec<Option<Proxy>>> = (0..SERVERS)
             .map(|i| {
                 (0..SERVERS)
                     .map(|j| (i != j).then(|| Proxy::start(peers[j].clone())))
                     .collect()
             })
             .collect();
-        let mut servers = Servers {
-            peers,
+        let mut procs = Procs::default();
+        for i in 0..SERVERS {
+            // Its own address, and the others through the proxies of its links.
+            let view: Vec<&str> = (0..SERVERS)
+                .map(|j| match &proxies[i][j] {
+                    Some(proxy) => proxy.addr.as_str(),
+                    None => peers[i].as_str(),
+                })
+                .collect();
+            let args = [
+                "--cluster",
+                "processes",
+                "--me",
+                &i.to_string(),
+                "--peers",
+                &view.join(","),
+                "--client",
+                &clients[i],
+                "--data",
+                &dir.join(format!("kv-{i}")).display().to_string(),
+                "--maxraftstate",
+                "4096",
+            ];
+            let log = dir.join(format!("kv-{i}.log"));
+            let args = args.map(String::from).to_vec();
+            procs.add(env!("CARGO_BIN_EXE_kvserver"), args, Some(log));
+        }
+        Servers {
             clients,
             proxies,
-            root: root.to_path_buf(),
-            children: (0..SERVERS).map(|_| None).collect(),
-        };
-        for i in 0..SERVERS {
-            servers.spawn(i);
+            procs: Arc::new(Mutex::new(procs)),
         }
-        servers
     }
 
-    fn spawn(&mut self, i: usize) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.join(format!("kv-{i}.log")))
-            .expect("opens the server's log");
-        // Its own address, and the others through the proxies of its links.
-        let view: Vec<&str> = (0..SERVERS)
-            .map(|j| match &self.proxies[i][j] {
-                Some(proxy) => proxy.addr.as_str(),
-                None => self.peers[i].as_str(),
-            })
-            .collect();
-        let child = Command::new(env!("CARGO_BIN_EXE_kvserver"))
-            .args(["--cluster", "processes", "--me", &i.to_string()])
-            .args(["--peers", &view.join(","), "--client", &self.clients[i]])
-            .arg("--data")
-            .arg(self.root.join(format!("kv-{i}")))
-            .args(["--maxraftstate", "4096"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starts kvserver");
-        self.children[i] = Some(child);
+    /// SIGKILLs server `i`, and waits for the process to be gone.
+    fn kill(&self, i: usize) {
+        self.procs.lock().kill(i);
     }
 
-    /// SIGKILL, and wait for the process to be gone.
-    fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.children[i].take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+    /// Starts server `i` again, on its directory.
+    fn spawn(&self, i: usize) {
+        self.procs.lock().spawn(i);
     }
 
     /// Cuts (or heals) every link to and from server `i`.
@@ -191,35 +178,21 @@ impl Servers {
         }
     }
 
+    /// A running server that says it leads (asked without the processes' lock held).
     fn leader(&self) -> Option<usize> {
         (0..SERVERS).find(|&i| {
-            self.children[i].is_some()
-                && realcluster::status(&self.clients[i], None).is_ok_and(|s| s.role == "Leader")
+            let running = self.procs.lock().is_running(i);
+            running && realcluster::status(&self.clients[i], None).is_ok_and(|s| s.role == "Leader")
         })
-    }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for i in 0..SERVERS {
-            self.kill(i);
-        }
     }
 }
 
 #[test]
 fn sigkill_and_partitions_lose_no_acknowledged_write() {
-    // One directory per process: the stress runner runs copies of a test side by side.
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("processes-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("creates the test's directory");
-    let _cleanup = RemoveOnDrop(root.clone());
-    let servers = Arc::new(Mutex::new(Servers::start(&root)));
-    let addrs = servers.lock().clients.clone();
-    let _stop = StopOnDrop(Arc::clone(&servers));
-    let finished = Arc::new(AtomicBool::new(false));
-    watchdog(Arc::clone(&servers), root.clone(), Arc::clone(&finished));
+    let dir = TestDir::new("processes");
+    let servers = Servers::start(&dir);
+    watchdog(&servers.procs, &dir, HUNG);
+    let addrs = servers.clients.clone();
 
     let log = Arc::new(OpLog::new());
     let done = Arc::new(AtomicBool::new(false));
@@ -257,7 +230,7 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
     let mut round = 0;
     while t0.elapsed() < RUN {
         thread::sleep(FAULT_EVERY);
-        let Some(leader) = servers.lock().leader() else {
+        let Some(leader) = servers.leader() else {
             continue;
         };
         let follower = (leader + 1) % SERVERS;
@@ -268,9 +241,9 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
                 } else {
                     follower
                 };
-                servers.lock().kill(victim);
+                servers.kill(victim);
                 thread::sleep(Duration::from_millis(300));
-                servers.lock().spawn(victim);
+                servers.spawn(victim);
             }
             2 | 3 => {
                 let victim = if round % faults.len() == 2 {
@@ -278,14 +251,14 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
                 } else {
                     follower
                 };
-                servers.lock().isolate(victim, true);
+                servers.isolate(victim, true);
                 thread::sleep(Duration::from_millis(1000));
-                servers.lock().isolate(victim, false);
+                servers.isolate(victim, false);
             }
             _ => {
-                servers.lock().split_all(true);
+                servers.split_all(true);
                 thread::sleep(Duration::from_millis(1000));
-                servers.lock().split_all(false);
+                servers.split_all(false);
             }
         }
         faults[round % faults.len()] += 1;
@@ -303,12 +276,10 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
 
     // Every server stops, then all restart from their directories alone.
     {
-        let mut servers = servers.lock();
+        let mut procs = servers.procs.lock();
+        procs.kill_all();
         for i in 0..SERVERS {
-            servers.kill(i);
-        }
-        for i in 0..SERVERS {
-            servers.spawn(i);
+            procs.spawn(i);
         }
     }
     let mut ck = realcluster::clerk(&addrs, None).expect("addresses");
@@ -339,48 +310,4 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
         "sigkill_and_partitions_lose_no_acknowledged_write",
         &log.read(),
     );
-    finished.store(true, Ordering::Relaxed);
-}
-
-/// Stops every server when dropped, a failed test's included (the watchdog holds the servers
-/// too, so their own `Drop` would come too late). Declared after [`RemoveOnDrop`], so dropped
-/// before it.
-struct StopOnDrop(Arc<Mutex<Servers>>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        let mut servers = self.0.lock();
-        for i in 0..SERVERS {
-            servers.kill(i);
-        }
-    }
-}
-
-/// Fails the test, after stopping every server and deleting `root`, if it has not finished
-/// within [`HUNG`].
-fn watchdog(servers: Arc<Mutex<Servers>>, root: PathBuf, finished: Arc<AtomicBool>) {
-    thread::spawn(move || {
-        let t0 = Instant::now();
-        while !finished.load(Ordering::Relaxed) {
-            if t0.elapsed() > HUNG {
-                let mut servers = servers.lock();
-                for i in 0..SERVERS {
-                    servers.kill(i);
-                }
-                let _ = std::fs::remove_dir_all(&root);
-                eprintln!("the test hung for {HUNG:?}: servers stopped, directory deleted");
-                std::process::exit(101);
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    });
-}
-
-/// Deletes a directory when dropped, a failed test's included.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

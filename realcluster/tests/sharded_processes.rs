@@ -6,14 +6,14 @@
 //! linearizable (porcupine, through lab 4's model). The test stops every process it started
 //! and deletes its directory, whatever happens.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{Procs, TestDir, free_addrs, watchdog};
 use parking_lot::Mutex;
 use realcluster::sharded::{ctrler_clerk, sharded_clerk};
 use tester::linearizability::{self, KvOp, OpLog};
@@ -26,94 +26,14 @@ const RUN: Duration = Duration::from_secs(15);
 const HUNG: Duration = Duration::from_secs(120);
 const GIDS: [u64; 2] = [100, 101];
 
-/// One server process: how to start it, and the running instance.
-struct Proc {
-    binary: &'static str,
-    args: Vec<String>,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-/// Every server process, killed when dropped.
-#[derive(Default)]
-struct Procs(Vec<Proc>);
-
-impl Procs {
-    fn add(&mut self, binary: &'static str, args: Vec<String>, log: PathBuf) -> usize {
-        self.0.push(Proc {
-            binary,
-            args,
-            log,
-            child: None,
-        });
-        let i = self.0.len() - 1;
-        self.spawn(i);
-        i
-    }
-
-    fn spawn(&mut self, i: usize) {
-        let p = &mut self.0[i];
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p.log)
-            .expect("opens the server's log");
-        let child = Command::new(p.binary)
-            .args(&p.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starts the server");
-        p.child = Some(child);
-    }
-
-    /// SIGKILL, and wait for the process to be gone.
-    fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.0[i].child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn kill_all(&mut self) {
-        for i in 0..self.0.len() {
-            self.kill(i);
-        }
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        self.kill_all();
-    }
-}
-
-/// `n` loopback addresses whose ports the kernel hands out now, free a moment later.
-fn free(n: usize) -> Vec<String> {
-    let sockets: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binds on loopback"))
-        .collect();
-    sockets
-        .iter()
-        .map(|s| s.local_addr().expect("bound").to_string())
-        .collect()
-}
-
 #[test]
 fn sharded_moves_and_sigkill_lose_no_acknowledged_write() {
-    // One directory per process: the stress runner runs copies of a test side by side.
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sharded-processes-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("creates the test's directory");
-    let _cleanup = RemoveOnDrop(root.clone());
+    let dir = TestDir::new("sharded-processes");
+    // Killed when dropped; the watchdog holds them weakly.
     let procs = Arc::new(Mutex::new(Procs::default()));
-    let _stop = StopOnDrop(Arc::clone(&procs));
-    let finished = Arc::new(AtomicBool::new(false));
-    watchdog(Arc::clone(&procs), root.clone(), Arc::clone(&finished));
+    watchdog(&procs, &dir, HUNG);
 
-    let (ctrler_clients, ctrler_peers) = (free(3), free(3));
+    let (ctrler_clients, ctrler_peers) = (free_addrs(3), free_addrs(3));
     let mut ctrler_procs = Vec::new();
     let mut group_procs = Vec::new();
     let mut joins = Vec::new();
@@ -128,13 +48,13 @@ fn sharded_moves_and_sigkill_lose_no_acknowledged_write() {
                 "--client".into(),
                 client.clone(),
                 "--data".into(),
-                root.join(format!("ctrler-{i}")).display().to_string(),
+                dir.join(format!("ctrler-{i}")).display().to_string(),
             ];
-            let log = root.join(format!("ctrler-{i}.log"));
+            let log = Some(dir.join(format!("ctrler-{i}.log")));
             ctrler_procs.push(procs.add(env!("CARGO_BIN_EXE_shardctrler"), args, log));
         }
         for gid in GIDS {
-            let (clients, peers) = (free(3), free(3));
+            let (clients, peers) = (free_addrs(3), free_addrs(3));
             let mut members = Vec::new();
             for (i, client) in clients.iter().enumerate() {
                 let args = vec![
@@ -149,11 +69,11 @@ fn sharded_moves_and_sigkill_lose_no_acknowledged_write() {
                     "--ctrlers".into(),
                     ctrler_clients.join(","),
                     "--data".into(),
-                    root.join(format!("group-{gid}-{i}")).display().to_string(),
+                    dir.join(format!("group-{gid}-{i}")).display().to_string(),
                     "--maxraftstate".into(),
                     "4096".into(),
                 ];
-                let log = root.join(format!("group-{gid}-{i}.log"));
+                let log = Some(dir.join(format!("group-{gid}-{i}.log")));
                 members.push(procs.add(env!("CARGO_BIN_EXE_shardkv"), args, log));
             }
             group_procs.push(members);
@@ -264,41 +184,4 @@ fn sharded_moves_and_sigkill_lose_no_acknowledged_write() {
         "sharded_moves_and_sigkill_lose_no_acknowledged_write",
         &log.read(),
     );
-    finished.store(true, Ordering::Relaxed);
-}
-
-/// Stops every server when dropped, a failed test's included. Declared after
-/// [`RemoveOnDrop`], so dropped before it.
-struct StopOnDrop(Arc<Mutex<Procs>>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.lock().kill_all();
-    }
-}
-
-/// Fails the test, after stopping every server and deleting `root`, if it has not finished
-/// within [`HUNG`].
-fn watchdog(procs: Arc<Mutex<Procs>>, root: PathBuf, finished: Arc<AtomicBool>) {
-    thread::spawn(move || {
-        let t0 = Instant::now();
-        while !finished.load(Ordering::Relaxed) {
-            if t0.elapsed() > HUNG {
-                procs.lock().kill_all();
-                let _ = std::fs::remove_dir_all(&root);
-                eprintln!("the test hung for {HUNG:?}: servers stopped, directory deleted");
-                std::process::exit(101);
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    });
-}
-
-/// Deletes a directory when dropped, a failed test's included.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -51,7 +51,8 @@
 //! Lines in the project's format (see [`raft::logging`]) at debug level with target `rsm`:
 //! `<ms> <TOPIC> S<me> T<term> <message>`, topics SUBM (submitted), DONE (the handler got its
 //! output), LOST (its index went to another entry, or it stopped leading), SSNP (a snapshot
-//! taken or installed). `RUST_LOG=rsm=debug` turns them on.
+//! taken, installed, or ignored as older than the applied state), KILL (the layer stopped, its
+//! reader joined; logged with term 0). `RUST_LOG=rsm=debug` turns them on.
 
 mod logging;
 mod machine;

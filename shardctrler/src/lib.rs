@@ -16,7 +16,8 @@
 //! 1. `config.rs`: [`Config`] and [`rebalance`], the one rule with a subtlety: move as few
 //!    shards as possible, keep the groups within one shard of each other, and compute the same
 //!    result on every replica.
-//! 2. `configs.rs`: the state machine.
+//! 2. `store.rs`: the state machine, [`Configs`]: every configuration so far and the duplicate
+//!    table.
 //! 3. `rpc.rs`, `server.rs`: the RPCs and their handlers.
 //! 4. `client.rs`: the clerk.
 //!
@@ -26,12 +27,12 @@
 
 mod client;
 mod config;
-mod configs;
 mod rpc;
 mod server;
+mod store;
 
 pub use client::Clerk;
 pub use config::{Config, N_SHARDS, rebalance};
-pub use configs::{Configs, Op};
 pub use rpc::{ChangeReply, Err, JoinArgs, LeaveArgs, MoveArgs, QueryArgs, QueryReply};
 pub use server::ShardCtrler;
+pub use store::{Configs, Op};

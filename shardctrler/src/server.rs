@@ -7,8 +7,8 @@ use raft::{Persister, Raft};
 use rsm::Rsm;
 
 use crate::config::N_SHARDS;
-use crate::configs::{Configs, Op};
 use crate::rpc::{ChangeReply, Err, JoinArgs, LeaveArgs, MoveArgs, QueryArgs, QueryReply};
+use crate::store::{Configs, Op};
 
 /// One controller server and its Raft peer. Clones share them.
 #[derive(Clone)]

@@ -40,10 +40,12 @@
 //! its handlers on labrpc's. A clerk has none.
 //!
 //! # Logging
-//! At debug level with target `shardkv`, in the project's format: `<ms> CONF S<me> G<gid> ...`
-//! (a configuration submitted), `PULL` (shards pulled). `RUST_LOG=shardkv=debug,rsm=debug`.
+//! At debug level with target `shardkv`, in the project's format, through one macro
+//! (`logging.rs`): `<ms> CONF S<me> G<gid> ...` (a configuration submitted), `PULL` (shards
+//! pulled). `RUST_LOG=shardkv=debug,rsm=debug`.
 
 mod client;
+mod logging;
 mod reconfig;
 mod rpc;
 mod server;

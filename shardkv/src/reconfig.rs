@@ -19,6 +19,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use shardctrler::Config;
 
+use crate::logging::glog;
 use crate::rpc::{DeleteArgs, DeleteReply, Err, PullArgs, PullReply};
 use crate::server::ShardKv;
 use crate::store::{Op, Plan, Transfer};
@@ -57,12 +58,11 @@ pub(crate) fn run(kv: &ShardKv, mut ctrler: shardctrler::Clerk, stop: &Receiver<
 }
 
 fn configure(kv: &ShardKv, config: Config) {
-    log::debug!(
-        target: "shardkv",
-        "{:06} CONF S{} G{} configuration {}: {:?}",
-        raft::logging::millis(),
+    glog!(
+        CONF,
         kv.inner.me,
         kv.inner.gid,
+        "configuration {}: {:?}",
         config.num,
         config.shards
     );
@@ -81,12 +81,11 @@ fn pull_from(kv: &ShardKv, num: u64, transfer: &Transfer) {
         if let Some(reply) = reply
             && reply.err == Err::Ok
         {
-            log::debug!(
-                target: "shardkv",
-                "{:06} PULL S{} G{} configuration {num}: shards {:?} from G{}",
-                raft::logging::millis(),
+            glog!(
+                PULL,
                 kv.inner.me,
                 kv.inner.gid,
+                "configuration {num}: shards {:?} from G{}",
                 transfer.shards,
                 transfer.from
             );

@@ -120,7 +120,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     if let Command::Status = args.command {
         return Ok(status(&args.servers, tls.as_ref()));
     }
-    let mut ck = realcluster::clerk(&args.servers, tls.as_ref())?;
+    let mut ck = realcluster::clerk(&args.servers, tls.as_ref()).map_err(|e| e.to_string())?;
     let (done_tx, done_rx) = mpsc::channel();
     let command = args.command;
     thread::spawn(move || {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use realcluster::{Node, NodeConfig};
+use realcluster::{Node, NodeConfig, ServerArgs};
 
 #[derive(Parser)]
 #[command(version, about = "One server of the real key/value cluster")]
@@ -24,21 +24,11 @@ struct Args {
     /// The cluster's id: members admit only members that give the same one.
     #[arg(long, default_value = "kv")]
     cluster: String,
-    /// This server's position in --peers (0, 1, ...).
-    #[arg(long)]
-    me: usize,
-    /// Every member's Raft address, comma-separated, in the same order for every server.
-    #[arg(long, value_delimiter = ',', required = true)]
-    peers: Vec<String>,
-    /// The address to serve clients on (gRPC, grpc/proto/kv.proto).
-    #[arg(long)]
-    client: String,
+    #[command(flatten)]
+    server: ServerArgs,
     /// The address to serve /metrics on (Prometheus' text format).
     #[arg(long)]
     metrics: Option<String>,
-    /// The directory that holds this server's Raft state and snapshot.
-    #[arg(long)]
-    data: PathBuf,
     /// Snapshot when the Raft state reaches this many bytes (0: never).
     #[arg(long, default_value_t = 1 << 20)]
     maxraftstate: usize,
@@ -96,11 +86,11 @@ fn config(args: Args) -> Result<NodeConfig, String> {
     };
     Ok(NodeConfig {
         cluster: args.cluster,
-        me: args.me,
-        peers: args.peers,
-        client_addr: args.client,
+        me: args.server.me,
+        peers: args.server.peers,
+        client_addr: args.server.client,
         metrics_addr: args.metrics,
-        data_dir: args.data,
+        data_dir: args.server.data,
         maxraftstate: (args.maxraftstate > 0).then_some(args.maxraftstate),
         tls,
         peer_tls,

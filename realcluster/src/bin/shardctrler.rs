@@ -10,10 +10,10 @@
 //! over gRPC on `--client`; keeps its state in `--data`; stops cleanly on SIGTERM or Ctrl-C.
 //! `RUST_LOG=info` (or `debug`) turns on its log lines, on stderr.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use realcluster::ServerArgs;
 use realcluster::sharded::{Role, ShardNodeConfig};
 
 #[derive(Parser)]
@@ -22,18 +22,8 @@ struct Args {
     /// The controllers' id: members admit only members that give the same one.
     #[arg(long, default_value = "ctrler")]
     cluster: String,
-    /// This server's position in --peers (0, 1, ...).
-    #[arg(long)]
-    me: usize,
-    /// Every controller's Raft address, comma-separated, in the same order for every one.
-    #[arg(long, value_delimiter = ',', required = true)]
-    peers: Vec<String>,
-    /// The address to serve clerks and groups on (gRPC, grpc/proto/peer.proto).
-    #[arg(long)]
-    client: String,
-    /// The directory that holds this server's Raft state.
-    #[arg(long)]
-    data: PathBuf,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 fn main() -> ExitCode {
@@ -42,10 +32,10 @@ fn main() -> ExitCode {
         "shardctrler",
         &ShardNodeConfig {
             cluster: args.cluster,
-            me: args.me,
-            peers: args.peers,
-            client_addr: args.client,
-            data_dir: args.data,
+            me: args.server.me,
+            peers: args.server.peers,
+            client_addr: args.server.client,
+            data_dir: args.server.data,
             maxraftstate: None,
             role: Role::Ctrler,
         },

@@ -13,10 +13,10 @@
 //! names (client addresses) given there. Keeps its state in `--data`; stops cleanly on
 //! SIGTERM or Ctrl-C. `RUST_LOG=info` (or `debug`) turns on its log lines, on stderr.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use realcluster::ServerArgs;
 use realcluster::sharded::{Role, ShardNodeConfig};
 
 #[derive(Parser)]
@@ -25,29 +25,19 @@ use realcluster::sharded::{Role, ShardNodeConfig};
     about = "One server of a replica group of the real cluster's sharded store"
 )]
 struct Args {
-    /// The group's id at the controller (not 0).
+    /// The group's id at the controller (not 0); join it there under the members' --client
+    /// addresses.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     gid: u64,
     /// The group's members' id: members admit only members that give the same one
     /// (default: group-<gid>).
     #[arg(long)]
     cluster: Option<String>,
-    /// This server's position in --peers (0, 1, ...).
-    #[arg(long)]
-    me: usize,
-    /// Every group member's Raft address, comma-separated, in the same order for every one.
-    #[arg(long, value_delimiter = ',', required = true)]
-    peers: Vec<String>,
-    /// The address to serve clerks and other groups on (gRPC, grpc/proto/peer.proto): the
-    /// name to join the group under.
-    #[arg(long)]
-    client: String,
+    #[command(flatten)]
+    server: ServerArgs,
     /// The controllers' client addresses, comma-separated.
     #[arg(long, value_delimiter = ',', required = true)]
     ctrlers: Vec<String>,
-    /// The directory that holds this server's Raft state and snapshot.
-    #[arg(long)]
-    data: PathBuf,
     /// Snapshot when the Raft state reaches this many bytes (0: never).
     #[arg(long, default_value_t = 1 << 20)]
     maxraftstate: usize,
@@ -61,10 +51,10 @@ fn main() -> ExitCode {
             cluster: args
                 .cluster
                 .unwrap_or_else(|| format!("group-{}", args.gid)),
-            me: args.me,
-            peers: args.peers,
-            client_addr: args.client,
-            data_dir: args.data,
+            me: args.server.me,
+            peers: args.server.peers,
+            client_addr: args.server.client,
+            data_dir: args.server.data,
             maxraftstate: (args.maxraftstate > 0).then_some(args.maxraftstate),
             role: Role::Group {
                 gid: args.gid,
