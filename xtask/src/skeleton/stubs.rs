@@ -597,7 +597,7 @@ GetReply {
         what: "the unit tests of `rebalance`",
         with: Nothing,
     },
-    // shardctrler/src/configs.rs
+    // shardctrler/src/store.rs
     Stub {
         name: "configs-apply",
         what: "`Configs::apply`: Join, Leave, Move and Query, each change once, each making the \
