@@ -1,9 +1,13 @@
-//! What the lab's test harnesses share: the Raft harness (`tests/common/`), the kvraft harness
-//! (`kvraft/tests/common/`), and later those of shardctrler and shardkv.
+//! What the lab's test harnesses share: the Raft harness (`tests/common/`), and the harnesses
+//! of kvraft, shardctrler and shardkv (`<crate>/tests/common/`).
 //!
 //! Each harness is a port of one of the course's Go `config.go` files and keeps its shape; what
 //! is the same in all of them lives here:
 //!
+//! - [`group`]: the server group (Go's 2025 `tester1.ServerGrp`): the servers of one replica
+//!   group on a labrpc network with their persisters and ends; it starts, shuts down and
+//!   restarts them, connects and partitions them, and measures their persisted state. The
+//!   kvraft, shardctrler and shardkv harnesses run their servers in groups;
 //! - [`process`]: the lock that runs a test binary's tests one at a time, as Go runs them, and
 //!   the two reporters that speak for a test that cannot speak for itself (the panic hook and
 //!   the watchdog that ends a test past Go's [`TEST_TIME_LIMIT`]);
@@ -21,6 +25,7 @@
 //! to the process's stdout through [`say`], so they show under a plain `cargo test`, as Go's do
 //! under `go test` (libtest captures only `println!`).
 
+pub mod group;
 pub mod levers;
 #[cfg(feature = "linearizability")]
 pub mod linearizability;

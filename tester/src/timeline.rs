@@ -12,10 +12,27 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 /// How often the sampler polls each peer's `(term, is_leader)`.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(20);
+
+/// Starts the sampler, a thread that calls `observe` (which records what the peers say of
+/// themselves, such as `tester::group::ServerGrp::observe`) every [`SAMPLE_EVERY`] until
+/// `stop`'s sender is dropped.
+pub fn spawn_sampler(stop: Receiver<()>, observe: impl Fn() + Send + 'static) -> JoinHandle<()> {
+    thread::Builder::new()
+        .name("test-sampler".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(SAMPLE_EVERY) {
+                observe();
+            }
+        })
+        .expect("spawn the sampler")
+}
 
 /// What one peer looked like from a given moment on.
 #[derive(Clone, Copy, PartialEq, Eq)]

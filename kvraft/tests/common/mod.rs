@@ -15,12 +15,13 @@
 //!
 //! The files, by concern:
 //!
-//! - `config.rs`: the `Config`, its servers and clerks, their wiring, and the cleanup in
-//!   `Drop`;
+//! - `config.rs`: the `Config`, its clerks, and the cleanup in `Drop`;
 //! - `generic.rs`: the tests most of both parts are made of, with the client threads;
-//! - from the `tester` crate, shared with the Raft harness: `tester::process` (one test at a
-//!   time, the panic hook, the watchdog), `tester::timeline`, `tester::linearizability` (Go's
-//!   KV model for porcupine, `OpLog` and the verdict).
+//! - from the `tester` crate: `tester::group` (the servers, their persisters and ends: start,
+//!   shutdown, restart, partitions; shared with the lab 5 harnesses), and, shared with the Raft
+//!   harness too, `tester::process` (one test at a time, the panic hook, the watchdog),
+//!   `tester::timeline`, `tester::linearizability` (Go's KV model for porcupine, `OpLog` and
+//!   the verdict).
 //!
 //! Tests run one at a time, as Go runs them, so a plain `cargo test` needs no
 //! `--test-threads=1`; Go's 120 s per test count from the test's turn. The `Test: ...` and

@@ -1,12 +1,12 @@
 //! The test harness of lab 5A's controller: a port of the course's Go `shardctrler/config.go`
 //! (2024), with the `check` helpers at the top of its `test_test.go`.
 //!
-//! A [`Config`] starts `n` controller servers on one simulated labrpc network, each a labrpc
-//! server holding its `ShardCtrler` and its `Raft` service, and makes clerks with ends of their
-//! own. Names map one to one: `make_config`, `make_client`, `shutdown_server`, `start_server`,
-//! `connect_all`, `leader`, `all`. Tests run one at a time (`tester::process`), with Go's 120 s
-//! limit; a failed test prints the network's seed (rerun with `LABRPC_SEED=N`) and writes its
-//! timeline, `target/timelines/<test>.html`.
+//! A [`Config`] starts `n` controller servers on one simulated labrpc network, a
+//! `tester::group::ServerGrp` of labrpc servers each holding its `ShardCtrler` and its `Raft`
+//! service, and makes clerks with ends of their own. Names map one to one: `make_config`,
+//! `make_client`, `shutdown_server`, `start_server`, `connect_all`, `leader`, `all`. Tests run
+//! one at a time (`tester::process`), with Go's 120 s limit; a failed test prints the network's
+//! seed (rerun with `LABRPC_SEED=N`) and writes its timeline, `target/timelines/<test>.html`.
 
 #![allow(dead_code)]
 
@@ -15,13 +15,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use parking_lot::Mutex;
-use raft::Persister;
-use raft::crossbeam_channel::{self, Receiver, RecvTimeoutError, Sender};
-use rand::RngExt;
+use raft::crossbeam_channel::{self, Sender};
 use shardctrler::{Clerk, Config as ShardConfig, ShardCtrler};
+use tester::group::{Replica, ServerGrp, random_handles};
 use tester::timeline::{self, Timeline};
-use tester::{TEST_TIME_LIMIT, process, randstring, say};
+use tester::{TEST_TIME_LIMIT, process, say};
 
 /// Go's `check(t, groups, ck)`: the latest configuration has exactly `groups`, every shard on
 /// one of them, and at most one shard of difference between any two.
@@ -72,19 +70,11 @@ pub fn check_same_config(c1: &ShardConfig, c2: &ShardConfig) {
     }
 }
 
-/// Go's fields under `cfg.mu`.
-struct Wiring {
-    servers: Vec<Option<ShardCtrler>>,
-    saved: Vec<Arc<Persister>>,
-    /// `endnames[i][j]`: the end server `i` calls server `j` through.
-    endnames: Vec<Vec<String>>,
-}
-
 struct Shared {
-    n: usize,
     net: labrpc::Network,
+    /// The controllers, their persisters and their ends.
+    group: ServerGrp,
     start: Instant,
-    wiring: Mutex<Wiring>,
     timeline: Arc<Timeline>,
 }
 
@@ -97,101 +87,69 @@ pub struct Config {
     _turn: process::Turn,
 }
 
-/// Go's `random_handles`.
-fn random_handles(kvh: &[labrpc::ClientEnd]) -> Vec<labrpc::ClientEnd> {
-    let mut sa = kvh.to_vec();
-    let mut rng = rand::rng();
-    for i in 0..sa.len() {
-        let j = rng.random_range(0..=i);
-        sa.swap(i, j);
-    }
-    sa
-}
-
 /// Go's `make_config`: `n` controllers, all connected.
 pub fn make_config(n: usize, unreliable: bool) -> Config {
     let turn = process::serialise();
     raft::init_logging();
+    let net = labrpc::Network::new();
     let timeline = Arc::new(Timeline::new(n));
+    let group = ServerGrp::new(&net, None, n, Arc::clone(&timeline), 0, start_ctrler);
     let shared = Arc::new(Shared {
-        n,
-        net: labrpc::Network::new(),
+        net,
+        group,
         start: Instant::now(),
-        wiring: Mutex::new(Wiring {
-            servers: vec![None; n],
-            saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
-            endnames: vec![Vec::new(); n],
-        }),
         timeline: Arc::clone(&timeline),
     });
     let seed = shared.net.seed();
     process::register(seed, Arc::clone(&timeline));
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
     process::spawn_watchdog(stop_rx.clone(), TEST_TIME_LIMIT, seed, timeline);
-    let sampler = spawn_sampler(Arc::clone(&shared), stop_rx);
+    let sampler = {
+        let shared = Arc::clone(&shared);
+        timeline::spawn_sampler(stop_rx, move || shared.group.observe())
+    };
     let cfg = Config {
         shared,
         stop: Some(stop_tx),
         sampler: Some(sampler),
         _turn: turn,
     };
-    for i in 0..n {
-        cfg.start_server(i);
-    }
-    cfg.connect_all();
+    cfg.shared.group.start_servers();
     cfg.shared.net.set_reliable(!unreliable);
     cfg
 }
 
-fn spawn_sampler(shared: Arc<Shared>, stop: Receiver<()>) -> thread::JoinHandle<()> {
-    thread::Builder::new()
-        .name("test-sampler".into())
-        .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(timeline::SAMPLE_EVERY) {
-                let servers = shared.wiring.lock().servers.clone();
-                for (i, sc) in servers.iter().enumerate() {
-                    if let Some(sc) = sc {
-                        let (term, leader) = sc.raft().get_state();
-                        shared.timeline.observed(i, term, leader);
-                    }
-                }
-            }
-        })
-        .expect("spawn the sampler")
+/// Go's `StartServer` of the controller (its constructor), as the server group starts one.
+fn start_ctrler(
+    ends: Vec<labrpc::ClientEnd>,
+    me: usize,
+    persister: Arc<raft::Persister>,
+) -> Replica {
+    let sc = ShardCtrler::start(ends, me, persister);
+    Replica {
+        services: vec![sc.service(), sc.raft().service()],
+        raft: sc.raft(),
+        kill: Box::new(move || sc.kill()),
+    }
 }
 
 impl Config {
     /// Go's `All`.
     pub fn all(&self) -> Vec<usize> {
-        (0..self.shared.n).collect()
-    }
-
-    fn note(&self, text: String) {
-        self.shared.timeline.note(text);
+        self.shared.group.all()
     }
 
     /// Go's `ConnectAll`.
     pub fn connect_all(&self) {
-        let w = self.shared.wiring.lock();
-        for names in &w.endnames {
-            for name in names {
-                self.shared.net.enable(name, true);
-            }
-        }
-        drop(w);
-        for i in 0..self.shared.n {
-            self.shared.timeline.connected(i, true);
-        }
-        self.note("connect all".into());
+        self.shared.group.connect_all();
     }
 
     /// Go's `makeClient(to)`: a clerk with a fresh set of ends, of which those to the servers in
     /// `to` are enabled.
     pub fn make_client(&self, to: &[usize]) -> Clerk {
-        let endnames: Vec<String> = (0..self.shared.n).map(|_| randstring(20)).collect();
-        let ends = labcluster::connect_ends(&self.shared.net, &endnames);
+        let ends = self.shared.group.make_ends();
         for &j in to {
-            self.shared.net.enable(&endnames[j], true);
+            self.shared.net.enable(ends[j].name(), true);
         }
         Clerk::new(random_handles(&ends))
     }
@@ -199,54 +157,18 @@ impl Config {
     /// Go's `ShutdownServer`: isolates server `i`, removes it from the network, and kills it;
     /// its persisted state stays for `start_server`.
     pub fn shutdown_server(&self, i: usize) {
-        let sc = {
-            let mut w = self.shared.wiring.lock();
-            for j in 0..self.shared.n {
-                if let Some(name) = w.endnames[i].get(j) {
-                    self.shared.net.enable(name, false);
-                }
-                if let Some(name) = w.endnames[j].get(i) {
-                    self.shared.net.enable(name, false);
-                }
-            }
-            self.shared.net.delete_server(&i.to_string());
-            w.saved[i] = Arc::new(w.saved[i].copy());
-            w.servers[i].take()
-        };
-        if let Some(sc) = sc {
-            sc.kill();
-        }
-        self.shared.timeline.connected(i, false);
-        self.shared.timeline.alive(i, false);
-        self.note(format!("shut down S{i}"));
+        self.shared.group.shutdown_server(i);
     }
 
     /// Go's `StartServer`: server `i` from its persisted state, with fresh ends (disabled until
     /// `connect_all`).
     pub fn start_server(&self, i: usize) {
-        let (ends, persister) = {
-            let mut w = self.shared.wiring.lock();
-            w.endnames[i] = (0..self.shared.n).map(|_| randstring(20)).collect();
-            let ends = labcluster::connect_ends(&self.shared.net, &w.endnames[i]);
-            w.saved[i] = Arc::new(w.saved[i].copy());
-            (ends, Arc::clone(&w.saved[i]))
-        };
-        let sc = ShardCtrler::start(ends, i, persister);
-        let server = labrpc::Server::new();
-        server.add_service(sc.service());
-        server.add_service(sc.raft().service());
-        self.shared.wiring.lock().servers[i] = Some(sc);
-        self.shared.net.add_server(&i.to_string(), server);
-        self.shared.timeline.alive(i, true);
-        self.note(format!("start S{i}"));
+        self.shared.group.start_server(i);
     }
 
     /// Go's `Leader`: a server whose Raft peer believes it leads.
     pub fn leader(&self) -> Option<usize> {
-        let servers = self.shared.wiring.lock().servers.clone();
-        servers
-            .iter()
-            .position(|sc| sc.as_ref().is_some_and(|sc| sc.raft().get_state().1))
+        self.shared.group.leader()
     }
 
     /// Go's `checkTimeout`.
@@ -272,13 +194,7 @@ pub fn passed() {
 
 impl Drop for Config {
     fn drop(&mut self) {
-        let servers: Vec<ShardCtrler> = {
-            let mut w = self.shared.wiring.lock();
-            w.servers.iter_mut().filter_map(Option::take).collect()
-        };
-        for sc in servers {
-            sc.kill();
-        }
+        self.shared.group.cleanup();
         self.shared.net.cleanup();
         self.stop.take();
         if let Some(sampler) = self.sampler.take() {

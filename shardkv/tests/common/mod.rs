@@ -3,7 +3,8 @@
 //!
 //! A [`Config`] starts a controller service (3 `ShardCtrler`s, labrpc servers named
 //! `ctlr-<random>`) and 3 replica groups, gids 100, 101, 102, of `n` servers each, named
-//! `server-<gid>-<i>`, every one a labrpc server holding its `ShardKV` and its `Raft` service.
+//! `server-<gid>-<i>`, every one a labrpc server holding its `ShardKV` and its `Raft` service;
+//! each group is a `tester::group::ServerGrp`, which starts, shuts down and restarts them.
 //! Names map one to one with Go's: `make_config`, `make_client`, `shutdown_server`,
 //! `shutdown_group`, `start_server`, `start_group`, `start_ctrler_service`, `join`, `ctljoin`,
 //! `joinm`, `leave`, `leavem`, `checklogs`; `ctl.ck.Query(-1)` is [`Config::query`].
@@ -22,9 +23,10 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 use raft::Persister;
-use raft::crossbeam_channel::{self, Receiver, RecvTimeoutError, Sender};
+use raft::crossbeam_channel::{self, Sender};
 use shardctrler::ShardCtrler;
 use shardkv::{Clerk, MakeEnd, ShardKv};
+use tester::group::{Replica, ServerGrp};
 use tester::timeline::{self, Timeline};
 use tester::{TEST_TIME_LIMIT, process, randstring, say};
 
@@ -51,17 +53,6 @@ pub struct Ctrler {
     names: Vec<String>,
 }
 
-/// Go's `group`: one replica group.
-struct Group {
-    gid: u64,
-    servers: Vec<Option<ShardKv>>,
-    saved: Vec<Arc<Persister>>,
-    /// The ends each server calls its group's servers through.
-    endnames: Vec<Vec<String>>,
-    /// The ends each server calls the controllers through.
-    mendnames: Vec<Vec<String>>,
-}
-
 struct Shared {
     net: labrpc::Network,
     start: Instant,
@@ -69,10 +60,10 @@ struct Shared {
     /// Every controller service started (the test's own, and `start_ctrler_service`'s), for
     /// the cleanup.
     ctrlers: Mutex<Vec<Arc<Ctrler>>>,
-    ngroups: usize,
     /// Servers per group.
     n: usize,
-    groups: Mutex<Vec<Group>>,
+    /// Go's `groups`: the replica groups, gids 100, 101, ...
+    groups: Vec<ServerGrp>,
     maxraftstate: Option<usize>,
     timeline: Arc<Timeline>,
 }
@@ -98,24 +89,20 @@ pub fn make_config(n: usize, unreliable: bool, maxraftstate: Option<usize>) -> C
     let ngroups = 3;
     let timeline = Arc::new(Timeline::new(ngroups * n));
     let ctl = Arc::new(start_ctrler_service_on(&net));
+    let groups = (0..ngroups)
+        .map(|gi| {
+            let gid = 100 + gi as u64;
+            let start = start_server(&net, Arc::clone(&ctl), gid, maxraftstate);
+            ServerGrp::new(&net, Some(gid), n, Arc::clone(&timeline), gi * n, start)
+        })
+        .collect();
     let shared = Arc::new(Shared {
         net,
         start: Instant::now(),
         ctl: Arc::clone(&ctl),
         ctrlers: Mutex::new(vec![ctl]),
-        ngroups,
         n,
-        groups: Mutex::new(
-            (0..ngroups)
-                .map(|gi| Group {
-                    gid: 100 + gi as u64,
-                    servers: vec![None; n],
-                    saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
-                    endnames: vec![Vec::new(); n],
-                    mendnames: vec![Vec::new(); n],
-                })
-                .collect(),
-        ),
+        groups,
         maxraftstate,
         timeline: Arc::clone(&timeline),
     });
@@ -123,7 +110,14 @@ pub fn make_config(n: usize, unreliable: bool, maxraftstate: Option<usize>) -> C
     process::register(seed, Arc::clone(&timeline));
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
     process::spawn_watchdog(stop_rx.clone(), TEST_TIME_LIMIT, seed, timeline);
-    let sampler = spawn_sampler(Arc::clone(&shared), stop_rx);
+    let sampler = {
+        let shared = Arc::clone(&shared);
+        timeline::spawn_sampler(stop_rx, move || {
+            for group in &shared.groups {
+                group.observe();
+            }
+        })
+    };
     let cfg = Config {
         shared,
         owner: Some(Owner {
@@ -132,8 +126,8 @@ pub fn make_config(n: usize, unreliable: bool, maxraftstate: Option<usize>) -> C
             _turn: turn,
         }),
     };
-    for gi in 0..ngroups {
-        cfg.start_group(gi);
+    for group in &cfg.shared.groups {
+        group.start_servers();
     }
     cfg.shared.net.set_reliable(!unreliable);
     cfg.note(format!(
@@ -142,28 +136,40 @@ pub fn make_config(n: usize, unreliable: bool, maxraftstate: Option<usize>) -> C
     cfg
 }
 
-fn spawn_sampler(shared: Arc<Shared>, stop: Receiver<()>) -> thread::JoinHandle<()> {
-    thread::Builder::new()
-        .name("test-sampler".into())
-        .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(timeline::SAMPLE_EVERY) {
-                let servers: Vec<Vec<Option<ShardKv>>> = shared
-                    .groups
-                    .lock()
-                    .iter()
-                    .map(|g| g.servers.clone())
-                    .collect();
-                for (gi, group) in servers.iter().enumerate() {
-                    for (i, kv) in group.iter().enumerate() {
-                        if let Some(kv) = kv {
-                            let (term, leader) = kv.raft().get_state();
-                            shared.timeline.observed(gi * shared.n + i, term, leader);
-                        }
-                    }
+/// Go's `StartServer(gi, i)`, as group `gid`'s server group starts a server: a `ShardKv` with
+/// fresh, enabled ends to the controllers, which its shutdown disables first ("prevent this
+/// server from sending"; Go disables them before the rest of `ShutdownServer`).
+fn start_server(
+    net: &labrpc::Network,
+    ctl: Arc<Ctrler>,
+    gid: u64,
+    maxraftstate: Option<usize>,
+) -> impl Fn(Vec<labrpc::ClientEnd>, usize, Arc<Persister>) -> Replica + Send + Sync + 'static {
+    let net = net.clone();
+    move |ends, me, persister| {
+        let mends: Vec<labrpc::ClientEnd> = ctl.names.iter().map(|name| dial(&net, name)).collect();
+        let mendnames: Vec<String> = mends.iter().map(|end| end.name().to_string()).collect();
+        let kv = ShardKv::start(
+            ends,
+            me,
+            persister,
+            maxraftstate,
+            gid,
+            mends,
+            make_end(&net),
+        );
+        let net = net.clone();
+        Replica {
+            services: vec![kv.service(), kv.raft().service()],
+            raft: kv.raft(),
+            kill: Box::new(move || {
+                for name in &mendnames {
+                    net.enable(name, false);
                 }
-            }
-        })
-        .expect("spawn the sampler")
+                kv.kill();
+            }),
+        }
+    }
 }
 
 /// A fresh, enabled end to the labrpc server `servername`.
@@ -233,12 +239,14 @@ impl Config {
 
     /// Go's `cfg.ngroups`.
     pub fn ngroups(&self) -> usize {
-        self.shared.ngroups
+        self.shared.groups.len()
     }
 
     /// Go's `cfg.groups[gi].gid`.
     pub fn gid(&self, gi: usize) -> u64 {
-        self.shared.groups.lock()[gi].gid
+        self.shared.groups[gi]
+            .gid()
+            .expect("shardkv's groups have gids")
     }
 
     /// Go's `cfg.net.Reliable(yes)`.
@@ -260,35 +268,31 @@ impl Config {
     /// Go's `checklogs`: no server's Raft state above 8 x maxraftstate; with no maxraftstate,
     /// no snapshot at all.
     pub fn checklogs(&self) {
-        let groups = self.shared.groups.lock();
-        for g in groups.iter() {
-            for saved in &g.saved {
-                let raft = saved.raft_state_size();
-                let snap = saved.snapshot_size();
-                match self.shared.maxraftstate {
-                    Some(max) => assert!(
-                        raft <= 8 * max,
-                        "persister.RaftStateSize() {raft}, but maxraftstate {max}"
-                    ),
-                    None => assert!(snap == 0, "maxraftstate is -1, but snapshot is non-empty!"),
-                }
+        for group in &self.shared.groups {
+            let raft = group.log_size();
+            let snap = group.snapshot_size();
+            match self.shared.maxraftstate {
+                Some(max) => assert!(
+                    raft <= 8 * max,
+                    "persister.RaftStateSize() {raft}, but maxraftstate {max}"
+                ),
+                None => assert!(snap == 0, "maxraftstate is -1, but snapshot is non-empty!"),
             }
         }
     }
 
     /// The sum over every server of its Raft state and snapshot (challenge 1's total).
     pub fn total_persisted(&self) -> usize {
-        let groups = self.shared.groups.lock();
-        groups
+        self.shared
+            .groups
             .iter()
-            .flat_map(|g| &g.saved)
-            .map(|saved| saved.raft_state_size() + saved.snapshot_size())
+            .map(ServerGrp::persisted_size)
             .sum()
     }
 
     /// Go's `servername`.
     pub fn servername(gid: u64, i: usize) -> String {
-        format!("server-{gid}-{i}")
+        tester::group::servername(gid, i)
     }
 
     /// Go's `makeClient(ctl)`: a clerk of controller service `ctl`.
@@ -298,103 +302,28 @@ impl Config {
         Clerk::new(ends, make_end(net))
     }
 
-    /// Go's `ShutdownServer(gi, i)`: disables server `i`'s ends, removes it from the network
-    /// and kills it; its persisted state stays for `start_server`.
+    /// Go's `ShutdownServer(gi, i)`: server `i` of group `gi` isolated, removed from the
+    /// network and killed; its persisted state stays for `start_server`.
     pub fn shutdown_server(&self, gi: usize, i: usize) {
-        let kv = {
-            let mut groups = self.shared.groups.lock();
-            let gg = &mut groups[gi];
-            for name in gg.endnames[i].iter().chain(&gg.mendnames[i]) {
-                self.shared.net.enable(name, false);
-            }
-            // Disable client connections to the server. It's important to do this before
-            // creating the new Persister in saved[i], to avoid the possibility of the server
-            // returning a positive reply to an Append but persisting the result in the
-            // superseded Persister.
-            self.shared
-                .net
-                .delete_server(&Config::servername(gg.gid, i));
-            // A fresh persister, in case the old instance continues to update the Persister,
-            // but with the old one's content, so that we always pass `start` the last
-            // persisted state.
-            gg.saved[i] = Arc::new(gg.saved[i].copy());
-            gg.servers[i].take()
-        };
-        if let Some(kv) = kv {
-            kv.kill();
-        }
-        let lane = gi * self.shared.n + i;
-        self.shared.timeline.connected(lane, false);
-        self.shared.timeline.alive(lane, false);
-        self.note(format!("shut down server {i} of group {gi}"));
+        self.shared.groups[gi].shutdown_server(i);
     }
 
     /// Go's `ShutdownGroup(gi)`.
     pub fn shutdown_group(&self, gi: usize) {
-        for i in 0..self.shared.n {
-            self.shutdown_server(gi, i);
-        }
+        self.shared.groups[gi].shutdown();
     }
 
-    /// Go's `StartServer(gi, i)`: server `i` of group `gi` from its persisted state, with
-    /// fresh, enabled ends to its group and to the controllers.
+    /// Go's `StartServer(gi, i)`: server `i` of group `gi` from its persisted state, connected
+    /// to its group.
     pub fn start_server(&self, gi: usize, i: usize) {
-        let net = &self.shared.net;
-        let ctl = &self.shared.ctl;
-        let (gid, ends, mends, persister) = {
-            let mut groups = self.shared.groups.lock();
-            let gg = &mut groups[gi];
-            let gid = gg.gid;
-            gg.endnames[i] = (0..self.shared.n).map(|_| randstring(20)).collect();
-            let ends = (0..self.shared.n)
-                .map(|j| {
-                    let name = &gg.endnames[i][j];
-                    let end = net.make_end(name);
-                    net.connect(name, &Config::servername(gid, j));
-                    net.enable(name, true);
-                    end
-                })
-                .collect();
-            gg.mendnames[i] = (0..ctl.n).map(|_| randstring(20)).collect();
-            let mends = (0..ctl.n)
-                .map(|j| {
-                    let name = &gg.mendnames[i][j];
-                    let end = net.make_end(name);
-                    net.connect(name, &ctl.names[j]);
-                    net.enable(name, true);
-                    end
-                })
-                .collect();
-            // A fresh persister, so the old instance doesn't overwrite the new instance's
-            // persisted state, with a copy of the old one's state.
-            gg.saved[i] = Arc::new(gg.saved[i].copy());
-            (gid, ends, mends, Arc::clone(&gg.saved[i]))
-        };
-        let kv = ShardKv::start(
-            ends,
-            i,
-            persister,
-            self.shared.maxraftstate,
-            gid,
-            mends,
-            make_end(net),
-        );
-        let server = labrpc::Server::new();
-        server.add_service(kv.service());
-        server.add_service(kv.raft().service());
-        self.shared.groups.lock()[gi].servers[i] = Some(kv);
-        net.add_server(&Config::servername(gid, i), server);
-        let lane = gi * self.shared.n + i;
-        self.shared.timeline.alive(lane, true);
-        self.shared.timeline.connected(lane, true);
-        self.note(format!("start server {i} of group {gi}"));
+        let group = &self.shared.groups[gi];
+        group.start_server(i);
+        group.connect_one(i);
     }
 
     /// Go's `StartGroup(gi)`.
     pub fn start_group(&self, gi: usize) {
-        for i in 0..self.shared.n {
-            self.start_server(gi, i);
-        }
+        self.shared.groups[gi].start_servers();
     }
 
     /// Go's `StartCtrlerService`: another controller service on the same network.
@@ -451,8 +380,8 @@ impl Config {
 
     /// Go's `cleanup`: every group shut down, then the controllers, then the network.
     fn cleanup(&self, owner: &mut Owner) {
-        for gi in 0..self.shared.ngroups {
-            self.shutdown_group(gi);
+        for group in &self.shared.groups {
+            group.shutdown();
         }
         let ctrlers = self.shared.ctrlers.lock().clone();
         for ctl in ctrlers {
