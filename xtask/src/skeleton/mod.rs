@@ -252,7 +252,7 @@ fn plan(root: &Path, from: usize) -> Result<Plan, String> {
         if !matches!(*path, "target" | ".git") && !root.join(path).exists() {
             return Err(format!(
                 "{path}, which the skeleton leaves out, is not in the project; update LEFT_OUT \
-                 in xtask/src/skeleton.rs"
+                 in xtask/src/skeleton/mod.rs"
             ));
         }
     }
