@@ -1,11 +1,11 @@
 //! `cargo xtask`: the project's debugging tools, with nothing to install.
 //!
 //! - `cargo xtask stress [FILTER...] -n RUNS -p PARALLEL [--timeout SECS] [--keep-all]
-//!   [--out DIR] [--release]` runs the lab's tests many times in parallel and keeps the logs of
-//!   the runs that failed (`stress/`).
+//!   [--out DIR] [--release] [--package PACKAGE...]` runs the lab's tests many times in
+//!   parallel and keeps the logs of the runs that failed (`stress/`).
 //! - `cargo xtask logs [FILE|-] [-c N] [--just TOPICS] [--ignore TOPICS] [--no-color]
 //!   [--width W]` lays a Raft log out by peer, in colour (`logs/`).
-//! - `cargo xtask skeleton --out DIR [--from PART]` writes the student skeleton (`skeleton.rs`).
+//! - `cargo xtask skeleton --out DIR [--from PART]` writes the student skeleton (`skeleton/`).
 //! - `cargo xtask cluster up|status|down` runs a real key/value cluster on loopback in the
 //!   background (`cluster.rs`).
 //! - `cargo xtask versus-etcd [-- LOADGEN-ARGS]` measures the real cluster against etcd on

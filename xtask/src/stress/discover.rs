@@ -1,7 +1,8 @@
-//! Finding the tests to run: build the workspace's test binaries once
-//! (`cargo test --workspace --no-run --message-format=json`), ask each for its tests
-//! (`<binary> --list --format terse`), and keep those whose name contains a filter.
+//! Finding the tests to run: build the test binaries of the packages `packages.rs` chose once
+//! (`cargo test -p A -p B --no-run --message-format=json`, or `--workspace`), ask each for its
+//! tests (`<binary> --list --format terse`), and keep those whose name contains a filter.
 
+use super::packages::Scope;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -12,10 +13,10 @@ pub struct TestCase {
     pub name: String,
 }
 
-/// The tests whose name contains any of `filters` (all of them if there are none).
-pub fn tests(release: bool, filters: &[String]) -> Result<Vec<TestCase>, String> {
+/// The tests of `scope` whose name contains any of `filters` (all of them if there are none).
+pub fn tests(release: bool, scope: &Scope, filters: &[String]) -> Result<Vec<TestCase>, String> {
     let mut tests = Vec::new();
-    for binary in build(release)? {
+    for binary in build(release, scope)? {
         for name in list(&binary)? {
             if matches(&name, filters) {
                 tests.push(TestCase {
@@ -35,15 +36,17 @@ fn matches(name: &str, filters: &[String]) -> bool {
     filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
 }
 
-/// Builds the workspace's test binaries (cargo's own messages go to our stderr) and returns
-/// their paths.
-fn build(release: bool) -> Result<Vec<PathBuf>, String> {
+/// Builds the test binaries of `scope` (cargo's own messages go to our stderr) and returns their
+/// paths.
+fn build(release: bool, scope: &Scope) -> Result<Vec<PathBuf>, String> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["test", "--workspace", "--no-run", "--message-format=json"]);
+    cmd.arg("test")
+        .args(scope.cargo_args())
+        .args(["--no-run", "--message-format=json"]);
     if release {
         cmd.arg("--release");
     }
-    eprintln!("stress: building the test binaries");
+    eprintln!("stress: building the tests of {scope}");
     let out = cmd
         .stderr(Stdio::inherit())
         .output()

@@ -1,19 +1,22 @@
 //! `cargo xtask stress`: run the lab's tests many times in parallel, keep the failures' logs.
 //!
-//! It builds the test binaries once, lists their tests, and runs every (test, run) pair as its
-//! own process, PARALLEL at a time, in round-robin order over the tests so that rare
-//! interleavings show up sooner. Each run's output goes to `DIR/<test>_<run>.log`, kept if the
+//! It builds the test binaries once (only those of the packages whose sources can hold a
+//! matching test), lists their tests, and runs every (test, run) pair as its own process,
+//! PARALLEL at a time, in round-robin order over the tests so that rare interleavings show up
+//! sooner. Each run's output goes to `DIR/<test>_<run>.log`, kept if the
 //! run failed or timed out (every log with `--keep-all`).
 //!
 //! This file owns the options and the loop that hands runs to workers and collects their
 //! outcomes. The rest:
-//! - `discover.rs`: building the test binaries and listing the tests that match;
+//! - `packages.rs`: which packages to build, from the filters or `--package`;
+//! - `discover.rs`: building their test binaries and listing the tests that match;
 //! - `child.rs`: one run of one test as a process (its log, its timeout, Ctrl-C, its seed);
 //! - `progress.rs`: the live display;
 //! - `stats.rs`: each test's counts and times, and the closing table.
 
 mod child;
 mod discover;
+mod packages;
 mod progress;
 mod stats;
 
@@ -36,6 +39,10 @@ use std::time::Duration;
 /// with its timeline beside it; a run past SECS is killed and counts as failed. The failure
 /// line names the log, the timeline, the labrpc seed and, for a run that died of a signal (a
 /// panic in a Raft thread aborts the process), the signal.
+///
+/// Only the tests of the packages whose sources can hold a matching test are built (a
+/// function or module name holds each FILTER's pieces between `::`); with no FILTER, or none
+/// found, the whole workspace's. --package chooses the packages instead.
 #[derive(clap::Args, Debug)]
 pub struct Options {
     /// Run only the tests whose name contains one of these
@@ -60,6 +67,10 @@ pub struct Options {
     /// Build and run the tests with --release
     #[arg(long)]
     release: bool,
+    /// Build only this package's tests (repeatable); without it, the packages whose sources
+    /// name a function or module a FILTER can match, or the whole workspace
+    #[arg(long = "package", value_name = "PACKAGE")]
+    packages: Vec<String>,
 }
 
 fn seconds(value: &str) -> Result<Duration, String> {
@@ -78,7 +89,8 @@ struct Job {
 
 pub fn run(o: Options) -> Result<ExitCode, String> {
     warn_if_oversubscribed(o.parallel);
-    let tests = discover::tests(o.release, &o.filters)?;
+    let scope = packages::choose(&o.packages, &o.filters)?;
+    let tests = discover::tests(o.release, &scope, &o.filters)?;
     std::fs::create_dir_all(&o.out)
         .map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
     eprintln!(
@@ -250,15 +262,19 @@ mod tests {
             "--keep-all",
             "--out",
             "x",
+            "--package",
+            "raft",
             "b",
+            "--package=kvraft",
         ])
         .expect("valid options");
         assert_eq!(o.filters, vec!["part_a", "b"]);
+        assert_eq!(o.packages, vec!["raft", "kvraft"]);
         assert_eq!((o.runs, o.parallel, o.timeout.as_secs()), (20, 3, 9));
         assert!(o.keep_all && !o.release);
         assert_eq!(o.out, PathBuf::from("x"));
         let o = parse(&["--runs", "2", "--parallel", "0", "--release"]).expect("valid");
-        assert!(o.filters.is_empty() && o.release);
+        assert!(o.filters.is_empty() && o.packages.is_empty() && o.release);
         assert_eq!((o.runs, o.parallel), (2, 1), "-p 0 means one at a time");
         let o = parse(&[]).expect("defaults");
         assert_eq!((o.runs, o.parallel, o.timeout.as_secs()), (10, 4, 300));

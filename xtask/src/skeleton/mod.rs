@@ -15,13 +15,14 @@
 //! course names them (`// solution: begin 4A submit`); a skeleton from 4A hands out lab 4 on a
 //! complete Raft (with lab 5 stubbed too), one from 5A lab 5 on a complete lab 4.
 //!
-//! The stubs live here, in `skeleton/stubs.rs`, keyed by the region's name; the markers are
-//! parsed in `skeleton/regions.rs`. A region of PART or a later part becomes the course's
-//! placeholder, `// Your code here (PartB).` (`(4A)` in lab 4), and its stub (a few regions go without a trace:
-//! the calls that persist, unit tests of stubbed functions); a region of an earlier part keeps
-//! its solution, without the markers. A region may hold regions of later parts (the PartA
-//! heartbeat sender holds PartB's choice of entries), which a skeleton that keeps it stubs on
-//! their own. Every region must have a stub and every stub a region, or nothing is written.
+//! The stubs live in `skeleton/stubs/`, one file per lab, keyed by the region's name; the
+//! markers are parsed in `skeleton/regions.rs`. A region of PART or a later part becomes the
+//! course's placeholder, `// Your code here (PartB).` (`(4A)` in lab 4), and its stub (a few
+//! regions go without a trace: the calls that persist, unit tests of stubbed functions); a
+//! region of an earlier part keeps its solution, without the markers. A region may hold regions
+//! of later parts (the PartA heartbeat sender holds PartB's choice of entries), which a skeleton
+//! that keeps it stubs on their own. Every region must have a stub and every stub a region, or
+//! nothing is written.
 //!
 //! The copy in DIR has everything else the project has, but for what needs a finished Raft or
 //! service and is not the lab's ([`LEFT_OUT`]). Its README, the note atop each guide and its
@@ -37,7 +38,7 @@ use std::process::ExitCode;
 
 use prose::Place;
 use regions::Node;
-use stubs::{STUBS, Stub, With};
+use stubs::{Stub, With};
 
 /// The parts, in the order they are handed out: Raft's, then lab 4's, then lab 5's.
 const PARTS: [&str; 8] = ["PartA", "PartB", "PartC", "PartD", "4A", "4B", "5A", "5B"];
@@ -252,7 +253,7 @@ fn plan(root: &Path, from: usize) -> Result<Plan, String> {
         if !matches!(*path, "target" | ".git") && !root.join(path).exists() {
             return Err(format!(
                 "{path}, which the skeleton leaves out, is not in the project; update LEFT_OUT \
-                 in xtask/src/skeleton.rs"
+                 in xtask/src/skeleton/mod.rs"
             ));
         }
     }
@@ -267,7 +268,7 @@ fn plan(root: &Path, from: usize) -> Result<Plan, String> {
         let nodes = regions::parse(&text).map_err(|e| format!("{}: {e}", rel.display()))?;
         sources.push((rel, nodes));
     }
-    let stub_of = check_stubs(&sources, STUBS)?;
+    let stub_of = check_stubs(&sources, stubs::all())?;
     let mut plan = Plan {
         files: BTreeMap::new(),
         stubbed: [0; PARTS.len()],
@@ -378,11 +379,11 @@ fn stubbed_regions(nodes: &[Node], from: usize) -> Vec<&regions::Region> {
 /// mismatch at once.
 fn check_stubs<'a>(
     sources: &[(PathBuf, Vec<Node>)],
-    stubs: &'a [Stub],
+    stubs: impl Iterator<Item = &'a Stub> + Clone,
 ) -> Result<HashMap<&'a str, &'a Stub>, String> {
     let mut errors = Vec::new();
     let mut by_name: HashMap<&str, &Stub> = HashMap::new();
-    for stub in stubs {
+    for stub in stubs.clone() {
         if by_name.insert(stub.name, stub).is_some() {
             errors.push(format!("two stubs are named {}", stub.name));
         }
@@ -396,8 +397,9 @@ fn check_stubs<'a>(
             }
             if !by_name.contains_key(region.name.as_str()) {
                 errors.push(format!(
-                    "region {} at {at} has no stub in xtask/src/skeleton/stubs.rs",
-                    region.name
+                    "region {} at {at} has no stub in xtask/src/skeleton/stubs/{}",
+                    region.name,
+                    stubs::file_for(rel)
                 ));
             }
         }
@@ -620,15 +622,18 @@ mod tests {
                 "// solution: begin PartB a\n// solution: end a\n// solution: begin PartB b\n// solution: end b\n",
             ),
         ];
-        let Err(err) = check_stubs(&sources, &stubs) else {
+        let Err(err) = check_stubs(&sources, stubs.iter()) else {
             panic!("mismatched stubs pass");
         };
         assert!(
             err.contains("region a at src/x.rs:1 and at src/x.rs:1"),
             "{err}"
         );
-        assert!(err.contains("region b at src/x.rs:3 has no stub"), "{err}");
+        assert!(
+            err.contains("region b at src/x.rs:3 has no stub in xtask/src/skeleton/stubs/raft.rs"),
+            "{err}"
+        );
         assert!(err.contains("stub unused has no region"), "{err}");
-        assert!(check_stubs(&sources[..1], &stubs[..1]).is_ok());
+        assert!(check_stubs(&sources[..1], stubs[..1].iter()).is_ok());
     }
 }
