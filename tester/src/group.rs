@@ -189,7 +189,7 @@ impl ServerGrp {
     pub fn shutdown_server(&self, i: usize) {
         let running = {
             let mut s = self.servers.lock();
-            self.disconnect_locked(&s, i, &self.all());
+            self.set_links_locked(&s, i, &self.all(), false);
             // Disable client connections to the server. It's important to do this before
             // creating the new Persister in saved[i], to avoid the possibility of the server
             // returning a positive reply to an Append but persisting the result in the
@@ -226,43 +226,28 @@ impl ServerGrp {
         }
     }
 
-    /// Go's `connectUnlocked`: attaches server `i` to the servers in `to`, both ways. As in
-    /// 2024's `config.go`, whether or not those are connected themselves (2025's `connect`
-    /// skips the ones it has disconnected).
-    fn connect_locked(&self, s: &Servers, i: usize, to: &[usize]) {
+    /// Go's `connectUnlocked` (`enabled`) and `disconnectUnlocked`: attaches server `i` to the
+    /// servers in `others`, or detaches it from them, both ways. As in 2024's `config.go`,
+    /// whether or not those are connected themselves (2025's `connect` skips the ones it has
+    /// disconnected).
+    fn set_links_locked(&self, s: &Servers, i: usize, others: &[usize], enabled: bool) {
         // Outgoing socket files.
-        for &j in to {
+        for &j in others {
             if let Some(name) = s.endnames[i].get(j) {
-                self.net.enable(name, true);
+                self.net.enable(name, enabled);
             }
         }
         // Incoming socket files.
-        for &j in to {
+        for &j in others {
             if let Some(name) = s.endnames[j].get(i) {
-                self.net.enable(name, true);
-            }
-        }
-    }
-
-    /// Go's `disconnectUnlocked`: detaches server `i` from the servers in `from`, both ways.
-    fn disconnect_locked(&self, s: &Servers, i: usize, from: &[usize]) {
-        // Outgoing socket files.
-        for &j in from {
-            if let Some(name) = s.endnames[i].get(j) {
-                self.net.enable(name, false);
-            }
-        }
-        // Incoming socket files.
-        for &j in from {
-            if let Some(name) = s.endnames[j].get(i) {
-                self.net.enable(name, false);
+                self.net.enable(name, enabled);
             }
         }
     }
 
     /// Go's `ConnectOne`: attaches server `i` to every server, both ways.
     pub fn connect_one(&self, i: usize) {
-        self.connect_locked(&self.servers.lock(), i, &self.all());
+        self.set_links_locked(&self.servers.lock(), i, &self.all(), true);
         self.timeline.connected(self.first_lane + i, true);
     }
 
@@ -272,7 +257,7 @@ impl ServerGrp {
         {
             let s = self.servers.lock();
             for &i in &all {
-                self.connect_locked(&s, i, &all);
+                self.set_links_locked(&s, i, &all, true);
             }
         }
         for i in all {
@@ -287,12 +272,12 @@ impl ServerGrp {
         {
             let s = self.servers.lock();
             for &i in p1 {
-                self.disconnect_locked(&s, i, p2);
-                self.connect_locked(&s, i, p1);
+                self.set_links_locked(&s, i, p2, false);
+                self.set_links_locked(&s, i, p1, true);
             }
             for &i in p2 {
-                self.disconnect_locked(&s, i, p1);
-                self.connect_locked(&s, i, p2);
+                self.set_links_locked(&s, i, p1, false);
+                self.set_links_locked(&s, i, p2, true);
             }
         }
         let majority = self.n() / 2 + 1;
