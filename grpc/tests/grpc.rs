@@ -1,6 +1,9 @@
 //! The gRPC transport against a server of its own: calls, the busy bound, bad input on the
 //! socket, the message bound, TLS, and labrpc calls over gRPC.
 
+// Test code, helpers included: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;

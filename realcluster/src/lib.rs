@@ -135,7 +135,12 @@ impl Sockets {
 #[derive(Debug)]
 pub enum StartError {
     /// `me` is not an index into `servers`.
-    UnknownMember { me: usize, servers: usize },
+    UnknownMember {
+        /// This server's position, as configured ([`NodeConfig::me`]).
+        me: usize,
+        /// How many members [`NodeConfig::peers`] lists.
+        servers: usize,
+    },
     /// The data directory cannot be used.
     Storage(storage::Error),
     /// The address cannot be listened on.
