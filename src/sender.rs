@@ -10,10 +10,10 @@
 //! a queue of calls and at most [`MAX_IN_FLIGHT`] threads taking calls off it, started on demand
 //! and kept for the peer's life.
 //!
-//! The counts live in each peer's [`Progress`](crate::progress::Progress) record
-//! ([`SenderSlots`]) so that a replicator decides under the lock whether a call may go out. [`Peer::dispatch`] then releases the lock
-//! to hand the calls over: nothing is spawned or sent on a channel with the lock held. A call
-//! ends by taking the lock to process its reply, where it gives its slot back
+//! The counts live in each peer's [`Progress`](crate::progress::Progress) record ([`SenderSlots`])
+//! so that a replicator decides under the lock whether a call may go out. [`Peer::dispatch`] then
+//! releases the lock to hand the calls over: nothing is spawned or sent on a channel with the lock
+//! held. A call ends by taking the lock to process its reply, where it gives its slot back
 //! ([`Peer::call_finished_locked`]).
 //!
 //! Threads: `raft<me>-send<to>-<k>`, started by `dispatch` (on the election ticker, a replicator
