@@ -7,7 +7,8 @@
 //! Then the cost of `start` on a one-peer cluster, where it is an append and a `persist_locked`
 //! (which saves the header and the new entry, whatever the log's length), for logs of 100,
 //! 1,000 and 10,000 entries of 100 bytes: the median of 200 calls, each timed from `start` to
-//! its command on `apply_ch`.
+//! its command on `apply_ch`. `cargo bench --bench agreement -- 5 3 2000` runs one shape
+//! alone: 5 peers, 3 clients, 2,000 commands each.
 
 use std::sync::Arc;
 use std::thread;
@@ -137,6 +138,18 @@ fn persist_cost() {
 }
 
 fn main() {
+    // `cargo bench --bench agreement -- PEERS CLIENTS COMMANDS_PER_CLIENT` runs that one shape
+    // (to time it, or to count its CPU and thread switches under `perf stat`). Cargo adds a
+    // `--bench` flag of its own, skipped here.
+    let shape: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .map(|arg| arg.parse().expect("PEERS CLIENTS COMMANDS: three numbers"))
+        .collect();
+    if let [peers, clients, per_client] = shape[..] {
+        agreement(peers, clients, per_client);
+        return;
+    }
     println!("agreement on a reliable labrpc network (latency: start -> leader's apply_ch)");
     for peers in [3, 5] {
         agreement(peers, 1, 2_000);

@@ -29,8 +29,8 @@ pub(crate) struct Peer {
     pub state: Mutex<RaftState>,
     /// Wakes the election ticker (only `kill` needs to: it otherwise sleeps until its deadline).
     pub election_wake: Condvar,
-    /// Per follower, wakes its replicator: a reply from it; and all of them: new entries, a new
-    /// commit index, a lost term, `kill`.
+    /// Per follower, wakes its replicator: a reply from it; new entries or a new commit index
+    /// while no call to it awaits a reply; and all of them: a lost term, `kill`.
     pub replicate_wake: Vec<Condvar>,
     /// Wakes the applier: a higher commit index, an installed snapshot, `kill`.
     pub apply_wake: Condvar,
@@ -116,7 +116,7 @@ impl Peer {
         threads.push(spawn_aborting(name, move || body(peer)));
     }
 
-    /// Wakes every replicator: new entries, a new commit index, a lost term, `kill`.
+    /// Wakes every replicator: a lost term, `kill`, a ReadIndex round.
     pub(crate) fn wake_replicators(&self) {
         for wake in &self.replicate_wake {
             wake.notify_all();

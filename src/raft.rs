@@ -189,7 +189,7 @@ impl Raft {
         peer.advance_commit_index_locked(&mut st);
         // Send now rather than at the next heartbeat; the replicators batch what accumulates while
         // an RPC is in flight.
-        peer.wake_replicators();
+        peer.wake_idle_replicators_locked(&st);
         (index, term, true)
         // solution: end start
     }

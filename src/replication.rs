@@ -246,7 +246,7 @@ impl Peer {
     }
 
     /// Leader: advances `commit_index` if a majority now holds an entry of this term, and wakes
-    /// the applier and the replicators (followers learn the new commit index at once).
+    /// the applier and the idle replicators (followers learn the new commit index soon).
     pub(crate) fn advance_commit_index_locked(&self, st: &mut RaftState) {
         // solution: begin PartB advance-commit-index
         // Every other peer's match_index, and the leader's own (its log's end).
@@ -274,8 +274,20 @@ impl Peer {
         st.set_commit_index(commit);
         st.commit_advanced_at = Instant::now();
         self.apply_wake.notify_one();
-        self.wake_replicators();
+        self.wake_idle_replicators_locked(st);
         // solution: end advance-commit-index
+    }
+
+    /// Wakes the replicators that may have something to send at once: new entries or a new
+    /// commit index. A follower with an AppendEntries awaiting its reply gets what is new in the
+    /// next one, and that reply wakes its replicator (`call_finished_locked`); waking it now
+    /// would cost two thread switches for nothing (with pipelining, every replicator may send).
+    pub(crate) fn wake_idle_replicators_locked(&self, st: &RaftState) {
+        for to in st.progress.ids() {
+            if self.options.pipeline || !st.progress[to].awaiting_reply {
+                self.replicate_wake[to].notify_all();
+            }
+        }
     }
 
     /// AppendEntries RPC handler (Figure 2, "Receiver implementation").
