@@ -75,10 +75,11 @@ impl Peer {
         st.progress
             .ids()
             .map(|to| {
-                let peer = Arc::clone(self);
                 let args = args.clone();
-                let call: Call = Box::new(move || peer.send_request_vote(to, args));
-                (to, call)
+                (
+                    to,
+                    self.call_to(to, move |peer| peer.send_request_vote(to, args)),
+                )
             })
             .collect()
         // solution: end start-election

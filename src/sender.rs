@@ -14,7 +14,8 @@
 //! so that a replicator decides under the lock whether a call may go out. [`Peer::dispatch`] then
 //! releases the lock to hand the calls over: nothing is spawned or sent on a channel with the lock
 //! held. A call ends by taking the lock to process its reply, where it gives its slot back
-//! ([`Peer::call_finished_locked`]).
+//! ([`Peer::call_finished_locked`]); then its thread takes the replicator's next step for that
+//! peer ([`Peer::after_call`]), and makes the next call itself if one is due at once.
 //!
 //! Threads: `raft<me>-send<to>-<k>`, started by `dispatch` (on the election ticker, a replicator
 //! or another sender) and ended by `kill`, which closes the queues: each exits once its current
@@ -34,8 +35,15 @@ use crate::state::RaftState;
 /// heartbeats beyond this many wait for a sender to come back, and are not worth more threads.
 pub(crate) const MAX_IN_FLIGHT: usize = 8;
 
-/// One RPC to make and its reply to process, on a sender thread.
-pub(crate) type Call = Box<dyn FnOnce() + Send>;
+/// One RPC to make and its reply to process, on a sender thread ([`Peer::call_to`]). Running it
+/// may hand back the next call to the same peer, which the thread then makes at once.
+pub(crate) struct Call(Box<dyn FnOnce() -> Option<Call> + Send>);
+
+impl Call {
+    fn run(self) -> Option<Call> {
+        (self.0)()
+    }
+}
 
 /// Per other peer, the queue of calls to it, which its sender threads share.
 pub(crate) struct Senders {
@@ -99,6 +107,21 @@ impl Queue {
 }
 
 impl Peer {
+    /// The call to `to` that `work` makes (send the RPC, process its reply), for a sender
+    /// thread. After `work`, the same thread takes the replicator's next step for `to`
+    /// ([`Peer::after_call`]).
+    pub(crate) fn call_to(
+        self: &Arc<Self>,
+        to: usize,
+        work: impl FnOnce(&Arc<Peer>) + Send + 'static,
+    ) -> Call {
+        let peer = Arc::clone(self);
+        Call(Box::new(move || {
+            work(&peer);
+            peer.after_call(to)
+        }))
+    }
+
     /// Hands `calls` (each to its peer) to the sender threads, starting one where all of a
     /// peer's are busy. Releases the lock while it does so: no thread is started under it.
     pub(crate) fn dispatch(
@@ -121,8 +144,10 @@ impl Peer {
                     // The thread holds the queue, and the peer only inside a call.
                     let queue = Arc::clone(&self.senders.queues[to]);
                     spawn_aborting(format!("raft{me}-send{to}-{k}"), move || {
-                        while let Some(call) = queue.pop() {
-                            call();
+                        while let Some(mut call) = queue.pop() {
+                            while let Some(next) = call.run() {
+                                call = next;
+                            }
                         }
                     });
                 }
@@ -152,6 +177,12 @@ impl SenderSlots {
         None
     }
 
+    /// Reserves a sender for a call that the thread of one just returned makes next
+    /// ([`Peer::after_call`]): no other thread is needed.
+    pub(crate) fn claim_here(&mut self) {
+        self.calls += 1;
+    }
+
     /// Whether another call would find a sender free (replicators check before sending a
     /// heartbeat; RequestVotes queue regardless).
     pub(crate) fn free(&self) -> bool {
@@ -165,10 +196,10 @@ impl SenderSlots {
 }
 
 impl Peer {
-    /// A call to `from` has returned, with a reply or without: its sender is free again, which
-    /// the replicator for `from` may be waiting for. Every call's reply path calls this first.
+    /// A call to `from` has returned, with a reply or without: its sender is free again. Every
+    /// call's reply path calls this first; the replicator for `from`, which may be waiting for
+    /// a free sender, hears of it from [`Peer::after_call`] once the reply is processed.
     pub(crate) fn call_finished_locked(&self, st: &mut RaftState, from: usize) {
         st.progress[from].senders.calls -= 1;
-        self.replicate_wake[from].notify_all();
     }
 }

@@ -65,8 +65,7 @@ impl Peer {
             "send S{to} snapshot ..={}",
             args.last_included_index
         );
-        let peer = Arc::clone(self);
-        Box::new(move || peer.send_install_snapshot(to, args))
+        self.call_to(to, move |peer| peer.send_install_snapshot(to, args))
         // solution: end install-snapshot-call
     }
 

@@ -148,10 +148,21 @@ let st = self.peer.state.lock();
         with: Code(""),
     },
     Stub {
+        name: "replication-call",
+        what: "`replication_call_locked`: the call a follower is owed now",
+        with: Code("self.append_entries_call_locked(st, to)"),
+    },
+    Stub {
         name: "replicator-snapshot",
-        what: "`run_replicator`: an InstallSnapshot for a follower that needs entries the log \
-               no longer holds",
-        with: Code("let call = peer.append_entries_call_locked(&mut st, to);"),
+        what: "`replication_call_locked`: an InstallSnapshot for a follower that needs entries \
+               the log no longer holds",
+        with: Nothing,
+    },
+    Stub {
+        name: "after-call",
+        what: "`after_call`: after a reply, the next call at once if one is owed (the stub: \
+               wake the replicator)",
+        with: Code("self.replicate_wake[to].notify_all();\nNone"),
     },
     Stub {
         name: "next-send-at",
@@ -162,7 +173,7 @@ let st = self.peer.state.lock();
     Stub {
         name: "append-entries-call",
         what: "`append_entries_call_locked`: an AppendEntries for a follower, as a call",
-        with: Code("Box::new(|| {})"),
+        with: Code("self.call_to(to, |_| {})"),
     },
     Stub {
         name: "append-entries-args",
@@ -338,7 +349,7 @@ let args = AppendEntriesArgs {
     Stub {
         name: "install-snapshot-call",
         what: "`install_snapshot_call_locked`: an InstallSnapshot for a follower, as a call",
-        with: Code("Box::new(|| {})"),
+        with: Code("self.call_to(to, |_| {})"),
     },
     Stub {
         name: "send-install-snapshot",
