@@ -86,10 +86,11 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
          2024), the key/value service on it (lab 4A-4B; 3A-3B before 2024) and the sharded\n\
          service on that (lab 5A-5B; 4A-4B before 2024), in synchronous, thread-based Rust: OS\n\
          threads, mutexes, condvars to wake threads, crossbeam channels between the layers; no\n\
-         async runtime. Your Raft is the root crate, in `src/`; the service is two crates: `labs/rsm/`,\n\
-         the replicated-state-machine layer between a service and its Raft peer (the course's `rsm`\n\
-         package), and `labs/kvraft/`, the key/value server and its clerk; the sharded service is two\n\
-         more on `labs/rsm/`: `labs/shardctrler/`, the controller that assigns shards to replica groups, and\n\
+         async runtime. Your Raft is the root crate, in `src/`; the services on it are in `labs/`.\n\
+         The key/value service is two crates: `labs/rsm/`, the replicated-state-machine layer\n\
+         between a service and its Raft peer (the course's `rsm` package), and `labs/kvraft/`, the\n\
+         key/value server and its clerk; the sharded service is two more on `labs/rsm/`:\n\
+         `labs/shardctrler/`, the controller that assigns shards to replica groups, and\n\
          `labs/shardkv/`, the groups and their clerk.\n\n"
     ));
     if from > 0 {
@@ -123,18 +124,20 @@ pub(super) fn readme(from: usize, places: &[Place]) -> String {
     }
     s.push_str(
         "- Lab 4's API, which its tests call: `KvServer::start`, `service`, `raft`, `kill`\n  \
-         (`labs/kvraft/src/server.rs`); the `Clerk`'s `new`, `get`, `put`, `append` (`labs/kvraft/src/client.rs`);\n  \
-         `Rsm::start`, `submit`, `raft`, `last_applied`, `inspect`, `kill` and the `StateMachine` trait\n  \
-         (`labs/rsm/src/`). Lab 5's: `ShardCtrler` and its `Clerk` (`labs/shardctrler/src/`), `ShardKv`, its\n  \
-         `Clerk` and `key2shard` (`labs/shardkv/src/`). Keep their signatures.\n\
-         - Lab 5's `Config` and `N_SHARDS` (`labs/shardctrler/src/config.rs`), the RPCs (`rpc.rs` in each), a\n  \
-         shard's states (`labs/shardkv/src/shard.rs`) and the operations on each group's log (`Op`).\n\
-         - `labs/kvraft/src/rpc.rs`: the service's RPCs and the course's error names; `labs/kvraft/src/store.rs`: its\n  \
-         operations on the log (`Op`).\n\
+         (`labs/kvraft/src/server.rs`); the `Clerk`'s `new`, `get`, `put`, `append`\n  \
+         (`labs/kvraft/src/client.rs`); `Rsm::start`, `submit`, `raft`, `last_applied`, `inspect`,\n  \
+         `kill` and the `StateMachine` trait (`labs/rsm/src/`). Lab 5's: `ShardCtrler` and its\n  \
+         `Clerk` (`labs/shardctrler/src/`), `ShardKv`, its `Clerk` and `key2shard`\n  \
+         (`labs/shardkv/src/`). Keep their signatures.\n\
+         - Lab 5's `Config` and `N_SHARDS` (`labs/shardctrler/src/config.rs`), the RPCs (`rpc.rs` in\n  \
+         each), a shard's states (`labs/shardkv/src/shard.rs`) and the operations on each group's log\n  \
+         (`Op`).\n\
+         - `labs/kvraft/src/rpc.rs`: the service's RPCs and the course's error names;\n  \
+         `labs/kvraft/src/store.rs`: its operations on the log (`Op`).\n\
          - A start on the rest of lab 4, yours to use, change or replace: the fields of the wait table\n  \
-         (`labs/rsm/src/waiters.rs`) and of the duplicate table (`labs/rsm/src/sessions.rs`), the snapshot's\n  \
-         encoding (`labs/rsm/src/snapshot.rs`), `Rsm::start` and `kill` with the reader thread they start and\n  \
-         join, the store's and the clerk's fields.\n\
+         (`labs/rsm/src/waiters.rs`) and of the duplicate table (`labs/rsm/src/sessions.rs`), the\n  \
+         snapshot's encoding (`labs/rsm/src/snapshot.rs`), `Rsm::start` and `kill` with the reader\n  \
+         thread they start and join, the store's and the clerk's fields.\n\
          - `tests/` (and each crate's `tests/`): the lab's tests, line by line the course's, and their\n  \
          harnesses (`tests/common/`, the course's config.go; `labs/tester/`, what they share, with the\n  \
          linearizability checker).\n\
