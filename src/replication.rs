@@ -323,7 +323,7 @@ impl Peer {
 
     /// Wakes the replicators that may have something to send at once: new entries or a new
     /// commit index. A follower with an AppendEntries awaiting its reply gets what is new in the
-    /// next one, and that reply wakes its replicator (`call_finished_locked`); waking it now
+    /// next one, which its sender makes when the reply is in (`after_call`); waking it now
     /// would cost two thread switches for nothing (with pipelining, every replicator may send).
     pub(crate) fn wake_idle_replicators_locked(&self, st: &RaftState) {
         for to in st.progress.ids() {
