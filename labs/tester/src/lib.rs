@@ -1,5 +1,5 @@
 //! What the lab's test harnesses share: the Raft harness (`tests/common/`), and the harnesses
-//! of kvraft, shardctrler and shardkv (`<crate>/tests/common/`).
+//! of kvraft, shardctrler and shardkv (`labs/<crate>/tests/common/`).
 //!
 //! Each harness is a port of one of the course's Go `config.go` files and keeps its shape; what
 //! is the same in all of them lives here:
