@@ -36,6 +36,10 @@ pub(crate) struct Progress {
     pub heartbeat_due: Instant,
     /// Leaders: the `leader_commit` last sent to it.
     pub commit_sent: u64,
+    /// Leaders: when its replicator, asleep, wakes by itself; `None` while the replicator is
+    /// awake or waits for a free sender. A reply that leaves it owed nothing sooner need not
+    /// wake it (`after_call` in `replication.rs`).
+    pub replicator_wakes_at: Option<Instant>,
     /// The calls to it in flight and the threads that make them, for the peer's whole life
     /// ([`Progress::reset`] leaves them).
     pub senders: SenderSlots,
@@ -56,6 +60,7 @@ impl Progress {
             awaiting_reply: false,
             heartbeat_due: now,
             commit_sent: 0,
+            replicator_wakes_at: None,
             senders: SenderSlots::default(),
             pipeline: Pipeline::default(),
             read: ReadRounds::default(),

@@ -88,7 +88,9 @@ pub(crate) fn run_replicator(peer: Arc<Peer>, term: u64, to: usize) {
         let now = Instant::now();
         if !peer.send_due(&st, to, now) {
             let send_at = next_send_at(&st, to, now);
+            st.progress[to].replicator_wakes_at = Some(send_at);
             peer.replicate_wake[to].wait_until(&mut st, send_at);
+            st.progress[to].replicator_wakes_at = None;
         } else if st.progress[to].senders.free() {
             let call = peer.replication_call_locked(&mut st, to, now);
             peer.dispatch(&mut st, vec![(to, call)]);
@@ -132,8 +134,8 @@ impl Peer {
     /// Runs on the sender thread whose call to `to` has just returned, once the reply is
     /// processed: if that leaves `to` owed a call at once (the entries that arrived while the
     /// call was out, or the ones its rejection showed it lacks), the next call, for this thread
-    /// to make itself; otherwise it wakes `to`'s replicator, whose deadline the reply may have
-    /// moved.
+    /// to make itself; otherwise it wakes `to`'s replicator if the reply moved its deadline
+    /// earlier, or if it waits for a free sender.
     ///
     /// Not in the course's design, where every call goes from the replicator to a sender. To
     /// a follower that keeps up, each round trip would wake the replicator and then a sender:
@@ -148,7 +150,10 @@ impl Peer {
             st.progress[to].senders.claim_here();
             return Some(self.replication_call_locked(&mut st, to, now));
         }
-        self.replicate_wake[to].notify_all();
+        let wakes_at = st.progress[to].replicator_wakes_at;
+        if wakes_at.is_none_or(|at| next_send_at(&st, to, now) < at) {
+            self.replicate_wake[to].notify_all();
+        }
         None
         // solution: end after-call
     }

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use raft::crossbeam_channel::{self, Receiver, RecvTimeoutError, Sender};
+use raft::crossbeam_channel::{self, Sender};
 use raft::{Persister, Raft};
 
 use tester::timeline::{self, Timeline};
@@ -93,7 +93,17 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
         cfg.net.seed(),
         Arc::clone(&cfg.timeline),
     );
-    let sampler = spawn_sampler(Arc::clone(&cfg.peers), Arc::clone(&cfg.timeline), stop_rx);
+    let (peers, observed) = (Arc::clone(&cfg.peers), Arc::clone(&cfg.timeline));
+    let sampler = timeline::spawn_sampler(stop_rx, move || {
+        // Every live peer's `get_state`, asked without the harness's lock.
+        let rafts = peers.lock().rafts.clone();
+        for (i, rf) in rafts.iter().enumerate() {
+            if let Some(rf) = rf {
+                let (term, leader) = rf.get_state();
+                observed.observed(i, term, leader);
+            }
+        }
+    });
     *cfg.sampler.lock() = Some(sampler);
     tlog!(
         "make_config: {n} peers, unreliable={unreliable}, snapshot={snapshot}, seed {}",
@@ -106,28 +116,6 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
         cfg.connect(i);
     }
     cfg
-}
-
-/// Polls every live peer's `get_state` for the timeline.
-fn spawn_sampler(
-    peers: Arc<Mutex<Peers>>,
-    timeline: Arc<Timeline>,
-    stop: Receiver<()>,
-) -> thread::JoinHandle<()> {
-    thread::Builder::new()
-        .name("test-sampler".into())
-        .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(timeline::SAMPLE_EVERY) {
-                let rafts = peers.lock().rafts.clone();
-                for (i, rf) in rafts.iter().enumerate() {
-                    if let Some(rf) = rf {
-                        let (term, leader) = rf.get_state();
-                        timeline.observed(i, term, leader);
-                    }
-                }
-            }
-        })
-        .expect("spawn the sampler")
 }
 
 impl Config {

@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-/// How often the sampler polls each peer's `(term, is_leader)`. A term or a leadership seldom
-/// lasts less (an election timeout is 400-800 ms), and each round wakes a thread and takes every
-/// peer's lock: at 20 ms the sampler had a quarter of the CPU samples of
-/// `snapshot_install_part_d` (perf, 2026-12-07).
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+/// How often the sampler polls each peer's `(term, is_leader)`. A term seldom lasts less than an
+/// election timeout (400-800 ms), so each is seen four times or more. Each round wakes a thread
+/// and takes every peer's lock, which costs more than it looks on a virtual machine: at 20 ms the
+/// sampler had a quarter of the CPU samples of `snapshot_install_part_d`, at 50 ms a sixth of
+/// those of `figure8_part_c` (perf, 2026-12-07).
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// Starts the sampler, a thread that calls `observe` (which records what the peers say of
 /// themselves, such as `tester::group::ServerGrp::observe`) every [`SAMPLE_EVERY`] until

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
 use labrpc::Network;
 use parking_lot::Mutex;
 use raft::Persister;
@@ -106,37 +106,25 @@ pub fn make_test(maxraftstate: Option<usize>) -> Test {
         ts.net.seed(),
         Arc::clone(&ts.timeline),
     );
-    let sampler = spawn_sampler(Arc::clone(&ts.group), Arc::clone(&ts.timeline), stop_rx);
+    let (group, observed) = (Arc::clone(&ts.group), Arc::clone(&ts.timeline));
+    let sampler = timeline::spawn_sampler(stop_rx, move || {
+        // Every running server's `get_state`, asked without the group's lock.
+        let rafts: Vec<_> = group
+            .lock()
+            .servers
+            .iter()
+            .map(|s| s.as_ref().map(Rsm::raft))
+            .collect();
+        for (i, rf) in rafts.iter().enumerate() {
+            if let Some(rf) = rf {
+                let (term, leader) = rf.get_state();
+                observed.observed(i, term, leader);
+            }
+        }
+    });
     *ts.sampler.lock() = Some(sampler);
     ts.start_servers();
     ts
-}
-
-/// Polls every running server's `get_state` for the timeline.
-fn spawn_sampler(
-    group: Arc<Mutex<Group>>,
-    timeline: Arc<Timeline>,
-    stop: Receiver<()>,
-) -> JoinHandle<()> {
-    thread::Builder::new()
-        .name("test-sampler".into())
-        .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(timeline::SAMPLE_EVERY) {
-                let rafts: Vec<_> = group
-                    .lock()
-                    .servers
-                    .iter()
-                    .map(|s| s.as_ref().map(Rsm::raft))
-                    .collect();
-                for (i, rf) in rafts.iter().enumerate() {
-                    if let Some(rf) = rf {
-                        let (term, leader) = rf.get_state();
-                        timeline.observed(i, term, leader);
-                    }
-                }
-            }
-        })
-        .expect("spawn the sampler")
 }
 
 /// Whether server `s` is in `p` (every server is in `None`: no partition).
