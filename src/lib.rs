@@ -35,7 +35,7 @@
 //! | thread | lifetime | woken by | exits on `kill` |
 //! |---|---|---|---|
 //! | election ticker `raft<me>-ticker` | the peer's | its deadline (`wait_until`), `election_wake` | sees `dead`, joined |
-//! | replicator `raft<me>-repl<to>-t<term>` | one term as leader, one per follower | its own `replicate_wake[to]` (a call to `to` returned, owes no call at once, and moved the deadline the replicator sleeps to earlier or freed the sender it waits for; start or commit while no call to `to` awaits a reply) and all of them (step-down, `kill`), its heartbeat deadline | sees `dead` or a new term, joined |
+//! | replicator `raft<me>-repl<to>-t<term>` | one term as leader, one per follower | its own `replicate_wake[to]` (a call to `to` returned, owes no call at once, and moved the deadline the replicator sleeps to earlier or freed the sender it waits for; a new commit index while no call to `to` awaits a reply) and all of them (step-down, `kill`), its heartbeat deadline | sees `dead` or a new term, joined |
 //! | applier `raft<me>-applier` | the peer's | `apply_wake` (commit, installed snapshot) | sees `dead`, or the kill channel while sending; joined |
 //! | syncer `raft<me>-syncer` (group commit only) | the peer's | `sync_wake` (`start` appended unsaved) | sees `dead`, joined |
 //! | sender `raft<me>-send<to>-<k>` | the peer's; at most 8 per other peer, started on demand | a call queued for `to`; after a reply, makes the next call to `to` itself when one is owed at once (`after_call`) | its queue closes; exits once its call returns, not joined |

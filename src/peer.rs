@@ -30,8 +30,8 @@ pub(crate) struct Peer {
     /// Wakes the election ticker (only `kill` needs to: it otherwise sleeps until its deadline).
     pub election_wake: Condvar,
     /// Per follower, wakes its replicator: a reply from it that moves the replicator's deadline
-    /// earlier or frees a sender it waits for; new entries or a new commit index while no call
-    /// to it awaits a reply; and all of them: a lost term, `kill`.
+    /// earlier or frees a sender it waits for; a new commit index while no call to it awaits a
+    /// reply; and all of them: a lost term, `kill`.
     pub replicate_wake: Vec<Condvar>,
     /// Wakes the applier: a higher commit index, an installed snapshot, `kill`.
     pub apply_wake: Condvar,

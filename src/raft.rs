@@ -3,7 +3,7 @@
 //! its lock, condvars and threads, is `Peer` (`peer.rs`).
 //!
 //! `make` (PartA) restores the persisted state and starts the long-lived threads; `start` (PartB)
-//! appends a command and wakes the replicators; `kill` stops and joins every long-lived thread.
+//! appends a command and sends it to the followers that have no call awaiting a reply; `kill` stops and joins every long-lived thread.
 
 use std::sync::Arc;
 
@@ -187,9 +187,9 @@ impl Raft {
         rlog!(LOG1, st, "start: appended {index}");
         // A leader alone in its cluster is its own majority.
         peer.advance_commit_index_locked(&mut st);
-        // Send now rather than at the next heartbeat; the replicators batch what accumulates while
-        // an RPC is in flight.
-        peer.wake_idle_replicators_locked(&st);
+        // Send now rather than at the next heartbeat; what accumulates while an RPC is in flight
+        // goes out together in the next one.
+        peer.replicate_now(&mut st);
         (index, term, true)
         // solution: end start
     }

@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use parking_lot::MutexGuard;
+
 use crate::log::Log;
 use crate::logging::rlog;
 use crate::peer::Peer;
@@ -326,8 +328,31 @@ impl Peer {
         // solution: end advance-commit-index
     }
 
-    /// Wakes the replicators that may have something to send at once: new entries or a new
-    /// commit index. A follower with an AppendEntries awaiting its reply gets what is new in the
+    /// Sends the entries `start` just appended to every follower owed them at once (no call to
+    /// it awaits a reply, or pipelining allows another) and with a sender free, from the
+    /// caller's thread. The others get them in the next call, which their senders make when the
+    /// reply is in (`after_call`).
+    ///
+    /// Not in the course's design, where `start` wakes the replicators and each hands its call
+    /// to a sender: that costs a thread switch per follower per command for nothing. The
+    /// replicators keep the heartbeats; each wakes once more at its old deadline and finds the
+    /// heartbeat sent.
+    pub(crate) fn replicate_now(self: &Arc<Self>, st: &mut MutexGuard<'_, RaftState>) {
+        let now = Instant::now();
+        let owed: Vec<usize> = st
+            .progress
+            .ids()
+            .filter(|&to| self.send_due(st, to, now) && st.progress[to].senders.free())
+            .collect();
+        let calls = owed
+            .into_iter()
+            .map(|to| (to, self.replication_call_locked(st, to, now)))
+            .collect();
+        self.dispatch(st, calls);
+    }
+
+    /// Wakes the replicators that may have something to send: a new commit index, which waits
+    /// up to [`COMMIT_DELAY`] for entries or a heartbeat to carry it. A follower with an AppendEntries awaiting its reply gets what is new in the
     /// next one, which its sender makes when the reply is in (`after_call`); waking it now
     /// would cost two thread switches for nothing (with pipelining, every replicator may send).
     pub(crate) fn wake_idle_replicators_locked(&self, st: &RaftState) {
