@@ -11,7 +11,7 @@ use crate::logging::rlog;
 use crate::peer::Peer;
 use crate::rpc::{RequestVoteArgs, RequestVoteReply};
 use crate::sender::Call;
-use crate::state::{RaftState, Role, random_election_timeout};
+use crate::state::{RaftState, Role};
 
 /// Election restriction (§5.4.1): a log is at least as up-to-date as ours if its last entry has a
 /// later term, or the same last term and an index at least as large.
@@ -35,13 +35,24 @@ pub(crate) fn run_election_ticker(peer: Arc<Peer>) {
     while !st.dead {
         let now = Instant::now();
         if st.role == Role::Leader {
-            // A leader's own timer never fires. Keeping it fresh means a deposed leader waits a
-            // full timeout before it stands again, instead of disrupting its successor at once.
-            st.election_deadline = now + random_election_timeout();
+            // A leader never stands for election. Its timer stays fresh, so that a deposed
+            // leader waits a full timeout before it stands again instead of disrupting its
+            // successor at once; beyond the lab, each period ends with CheckQuorum.
+            if now >= st.election_deadline {
+                if peer.options.check_quorum {
+                    peer.check_quorum_locked(&mut st);
+                }
+                st.reset_election_timer();
+            }
         } else if now >= st.election_deadline {
             // Rules for Servers, followers and candidates (Figure 2): if the election timeout
-            // elapses without hearing from a leader or granting a vote, start an election.
-            let calls = peer.start_election_locked(&mut st);
+            // elapses without hearing from a leader or granting a vote, start an election
+            // (beyond the lab, first a pre-election that raises no term: `pre_vote.rs`).
+            let calls = if peer.options.pre_vote {
+                peer.start_pre_election_locked(&mut st)
+            } else {
+                peer.start_election_locked(&mut st)
+            };
             peer.dispatch(&mut st, calls);
         }
         let deadline = st.election_deadline;
@@ -53,7 +64,10 @@ pub(crate) fn run_election_ticker(peer: Arc<Peer>) {
 impl Peer {
     /// Becomes a candidate and prepares RequestVote RPCs to all other servers (Figure 2), for
     /// the caller to dispatch.
-    fn start_election_locked(self: &Arc<Self>, st: &mut RaftState) -> Vec<(usize, Call)> {
+    pub(crate) fn start_election_locked(
+        self: &Arc<Self>,
+        st: &mut RaftState,
+    ) -> Vec<(usize, Call)> {
         // solution: begin PartA start-election
         self.become_candidate_locked(st);
         rlog!(

@@ -25,8 +25,9 @@
 //!     core behind it, the lock, the condvars and the long-lived threads.
 //! 11. Beyond the lab, for the real cluster ([`Options`], off in the lab): `group_commit.rs`
 //!     (one save for many `start`s), `pipeline.rs` (more AppendEntries before the first is
-//!     answered) and `read_index.rs` ([`Raft::read_index`], reads without log entries, Raft
-//!     thesis §6.4).
+//!     answered), `read_index.rs` ([`Raft::read_index`], reads without log entries, Raft
+//!     thesis §6.4), `pre_vote.rs` (no term raised without a majority that would vote, §9.6)
+//!     and `check_quorum.rs` (a leader no majority answers steps down, §6.2).
 //!
 //! Diagrams of the roles, the threads, the path of a command and the log are in the
 //! repository's `assets/` folder and its README.
@@ -34,7 +35,7 @@
 //! # Threads of one peer
 //! | thread | lifetime | woken by | exits on `kill` |
 //! |---|---|---|---|
-//! | election ticker `raft<me>-ticker` | the peer's | its deadline (`wait_until`), `election_wake` | sees `dead`, joined |
+//! | election ticker `raft<me>-ticker` | the peer's | its deadline (`wait_until`; a leader's ends a CheckQuorum period), `election_wake` | sees `dead`, joined |
 //! | replicator `raft<me>-repl<to>-t<term>` | one term as leader, one per follower | its own `replicate_wake[to]` (a call to `to` returned, owes no call at once, and moved the deadline the replicator sleeps to earlier or freed the sender it waits for; a new commit index while no call to `to` awaits a reply) and all of them (step-down, `kill`), its heartbeat deadline | sees `dead` or a new term, joined |
 //! | applier `raft<me>-applier` | the peer's | `apply_wake` (commit, installed snapshot) | sees `dead`, or the kill channel while sending; joined |
 //! | syncer `raft<me>-syncer` (group commit only) | the peer's | `sync_wake` (`start` appended unsaved) | sees `dead`, joined |
@@ -49,6 +50,7 @@
 //! backend) is installed. The line format is described in [`logging`].
 
 mod apply;
+mod check_quorum;
 mod deadlock;
 mod election;
 mod group_commit;
@@ -58,6 +60,7 @@ mod peer;
 mod persist;
 mod persister;
 mod pipeline;
+mod pre_vote;
 mod progress;
 mod raft;
 mod read_index;

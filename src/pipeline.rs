@@ -12,7 +12,13 @@
 //!   probes: one call at a time, from a `next_index` that only replies move, as in the lab;
 //! - a rejection moves `next_index` by fast backup as always, and back to probing;
 //! - a lost call may have carried entries that nothing else will resend, so `next_index` goes
-//!   back to just after what the follower is known to hold (`match_index + 1`).
+//!   back to just after what the follower is known to hold (`match_index + 1`);
+//! - after a lost call (AppendEntries or InstallSnapshot) the follower is *paused*: it gets
+//!   one call per heartbeat until one is answered, not the next one the moment the last
+//!   failed (etcd's probe state pauses the same way). A transport fails a call to a server
+//!   that is down at once (netrpc does, between its attempts to reconnect), so resending at
+//!   once would spin a sender thread on a dead follower and take the processor from the
+//!   others.
 //!
 //! Safety does not depend on any of this: a follower accepts entries only after the ones before
 //! them (Figure 2's consistency check), and `match_index` moves only on what a reply
@@ -35,6 +41,8 @@ pub(crate) struct Pipeline {
     /// The term in which it last accepted an AppendEntries, 0 after a rejection or a lost call:
     /// it is replicating while this is the current term, and probed otherwise.
     pub replicating_term: u64,
+    /// Its last call was lost: the next goes with its heartbeat (`next_send_at`).
+    pub paused: bool,
 }
 
 /// Whether a pipelining leader may send `to` the entries it lacks now, although an
@@ -72,6 +80,7 @@ impl Peer {
         args: &AppendEntriesArgs,
         reply: Option<&AppendEntriesReply>,
     ) {
+        self.probe_returned_locked(st, from, args.term, reply.is_some());
         if !self.options.pipeline || st.current_term != args.term || st.role != Role::Leader {
             return;
         }
@@ -87,6 +96,22 @@ impl Peer {
                 }
                 p.pipeline.replicating_term = 0;
             }
+        }
+    }
+}
+
+impl Peer {
+    /// A call to `from` made in `term` has returned, `answered` or lost: a pipelining leader
+    /// pauses a follower whose call was lost, and resumes it once one is answered.
+    pub(crate) fn probe_returned_locked(
+        &self,
+        st: &mut RaftState,
+        from: usize,
+        term: u64,
+        answered: bool,
+    ) {
+        if self.options.pipeline && st.current_term == term && st.role == Role::Leader {
+            st.progress[from].pipeline.paused = !answered;
         }
     }
 }

@@ -6,8 +6,8 @@
 //! `st.progress[to].next_index` is Figure 2's `nextIndex[to]`. A leader reinitializes the
 //! records when it wins an election ([`Progress::reset`]); a candidate uses them to count its
 //! votes. Each mechanism beyond Figure 2 keeps its own part of the record, as a type of its own
-//! file: the sender slots (`sender.rs`), pipelining (`pipeline.rs`) and ReadIndex rounds
-//! (`read_index.rs`).
+//! file: the sender slots (`sender.rs`), pipelining (`pipeline.rs`), ReadIndex rounds
+//! (`read_index.rs`), pre-votes (`pre_vote.rs`) and CheckQuorum (`check_quorum.rs`).
 
 use std::collections::BTreeMap;
 use std::ops::{Index, IndexMut};
@@ -49,6 +49,11 @@ pub(crate) struct Progress {
     pub pipeline: Pipeline,
     /// ReadIndex: the rounds sent to it and acknowledged by it.
     pub read: ReadRounds,
+    /// PreVote: whether it said yes in the pre-election running (`pre_vote.rs`).
+    pub pre_vote_granted: bool,
+    /// CheckQuorum, leaders: whether it answered a call in the current period
+    /// (`check_quorum.rs`).
+    pub recent_active: bool,
 }
 
 impl Progress {
@@ -64,6 +69,8 @@ impl Progress {
             senders: SenderSlots::default(),
             pipeline: Pipeline::default(),
             read: ReadRounds::default(),
+            pre_vote_granted: false,
+            recent_active: false,
         }
     }
 
@@ -166,6 +173,8 @@ mod tests {
         p.commit_sent = 5;
         p.pipeline.replicating_term = 3;
         p.read.acked = 2;
+        p.pipeline.paused = true;
+        p.recent_active = true;
         assert_eq!(p.senders.claim(), Some(1));
         let later = t0 + std::time::Duration::from_secs(1);
         p.reset(9, later);
@@ -173,6 +182,7 @@ mod tests {
         assert!(!p.vote_granted && !p.awaiting_reply);
         assert_eq!((p.heartbeat_due, p.commit_sent), (later, 0));
         assert_eq!(p.pipeline.replicating_term, 0);
+        assert!(!p.pipeline.paused && !p.recent_active);
         assert_eq!((p.read.sent, p.read.acked), (0, 0));
         assert_eq!(p.senders.claim(), Some(2), "the first call is still out");
     }

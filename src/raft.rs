@@ -71,8 +71,16 @@ pub struct Options {
     pub group_commit: bool,
     /// Pipelined AppendEntries: a leader sends a follower that keeps up new entries at once,
     /// with earlier ones still unanswered, instead of one batch per round trip
-    /// (`pipeline.rs`).
+    /// (`pipeline.rs`). A follower whose calls are lost gets one per heartbeat until it
+    /// answers, not one the moment the last failed.
     pub pipeline: bool,
+    /// PreVote (Raft thesis §9.6): a follower whose election timer fires first asks whether
+    /// it could win, without raising any term; a server cut off for a while then never
+    /// deposes a leader that the others still hear (`pre_vote.rs`).
+    pub pre_vote: bool,
+    /// CheckQuorum (thesis §6.2): a leader that has not heard from a majority within an
+    /// election timeout steps down (`check_quorum.rs`).
+    pub check_quorum: bool,
 }
 
 /// A handle on one Raft peer. Clones share the peer.
@@ -146,13 +154,16 @@ impl Raft {
     }
 
     /// The labrpc service "Raft" with this peer's RPC handlers: RequestVote, AppendEntries and
-    /// InstallSnapshot.
+    /// InstallSnapshot, and PreVote beyond the lab (`pre_vote.rs`; a peer answers it whether
+    /// or not it runs pre-elections itself).
     pub fn service(&self) -> Service {
         let mut service = Service::new("Raft");
         let peer = Arc::clone(&self.peer);
         service.add_method("RequestVote", move |args: RequestVoteArgs| {
             peer.request_vote(args)
         });
+        let peer = Arc::clone(&self.peer);
+        service.add_method("PreVote", move |args: RequestVoteArgs| peer.pre_vote(args));
         let peer = Arc::clone(&self.peer);
         service.add_method("AppendEntries", move |args: AppendEntriesArgs| {
             peer.append_entries(args)

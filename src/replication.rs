@@ -172,7 +172,8 @@ fn next_send_at(st: &RaftState, to: usize, now: Instant) -> Instant {
     // solution: begin PartB next-send-at
     let p = &st.progress[to];
     let mut at = p.heartbeat_due;
-    if !p.awaiting_reply {
+    // Beyond the lab, pipelining: a follower whose last call was lost waits for its heartbeat.
+    if !p.awaiting_reply && !p.pipeline.paused {
         // A new ReadIndex round goes out at once too (`read_index.rs`).
         if p.next_index <= st.log.last_index() || read_round_due(st, to) {
             return now;
@@ -237,6 +238,7 @@ impl Peer {
             st.progress[to].awaiting_reply = false;
         }
         if let Some(reply) = &reply {
+            self.quorum_answered_locked(&mut st, to, args.term);
             self.handle_append_entries_reply_locked(&mut st, to, &args, reply);
         }
         self.pipeline_returned_locked(&mut st, to, &args, reply.as_ref());
@@ -475,6 +477,7 @@ impl Peer {
             self.become_follower_locked(st, term);
         }
         st.reset_election_timer();
+        st.leader_seen_at = Some(Instant::now());
         // solution: end accept-leader
     }
 }
@@ -576,6 +579,12 @@ mod tests {
         assert_eq!(next_send_at(&st, 1, now), now + COMMIT_DELAY);
         st.progress[1].heartbeat_due = now;
         assert_eq!(next_send_at(&st, 1, now), now);
+        // Beyond the lab (pipelining): a follower whose last call was lost waits for its
+        // heartbeat, entries or not.
+        st.progress[1].heartbeat_due = heartbeat;
+        st.progress[1].next_index = 3;
+        st.progress[1].pipeline.paused = true;
+        assert_eq!(next_send_at(&st, 1, now), heartbeat);
     }
 }
 // solution: end replication-tests

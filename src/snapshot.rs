@@ -82,7 +82,9 @@ impl Peer {
         if st.current_term == args.term {
             st.progress[to].awaiting_reply = false;
         }
+        self.probe_returned_locked(&mut st, to, args.term, reply.is_some());
         if let Some(reply) = reply {
+            self.quorum_answered_locked(&mut st, to, args.term);
             self.handle_install_snapshot_reply_locked(&mut st, to, &args, &reply);
         }
         // solution: end send-install-snapshot

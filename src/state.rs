@@ -14,6 +14,7 @@ use rand::RngExt;
 use crate::log::Log;
 use crate::logging::rlog;
 use crate::peer::Peer;
+use crate::pre_vote::PreElection;
 use crate::progress::ProgressMap;
 
 /// How often a leader sends AppendEntries to each follower when it has nothing new to say. The lab
@@ -28,7 +29,7 @@ pub(crate) const COMMIT_DELAY: Duration = Duration::from_millis(10);
 /// paper's 150-300 ms because heartbeats are slower; a range wider than the RPC latency many times
 /// over makes split votes rare (§5.2), which keeps the first election within `count_part_b`'s
 /// budget of 30 RPCs.
-const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 400..800;
+pub(crate) const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 400..800;
 
 /// The role a peer plays in its current term (§5.2, Figure 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +82,14 @@ pub(crate) struct RaftState {
     pub me: usize,
     /// Follower, candidate or leader; written only by the `become_*_locked` functions.
     pub role: Role,
-    /// When the election ticker starts an election unless something resets it first.
+    /// When the election ticker starts an election unless something resets it first; on a
+    /// leader, when it next checks that a majority still answers (`check_quorum.rs`).
     pub election_deadline: Instant,
+    /// When this peer last accepted a leader's AppendEntries or InstallSnapshot
+    /// (`accept_leader_locked`): PreVote's lease (`pre_vote.rs`).
+    pub leader_seen_at: Option<Instant>,
+    /// The pre-election this follower is running, if any (`pre_vote.rs`).
+    pub pre_election: Option<PreElection>,
     /// Leaders: when `commit_index` last advanced.
     pub commit_advanced_at: Instant,
     /// The last log index the persister holds (group commit: `start` appends unsaved, and the
@@ -121,6 +128,8 @@ impl RaftState {
             me,
             role: Role::Follower,
             election_deadline: now + random_election_timeout(),
+            leader_seen_at: None,
+            pre_election: None,
             commit_advanced_at: now,
             saved_index: log_last,
             read_round: 0,
@@ -155,7 +164,7 @@ impl RaftState {
 }
 
 /// A fresh randomized election timeout (§5.2).
-pub(crate) fn random_election_timeout() -> Duration {
+fn random_election_timeout() -> Duration {
     Duration::from_millis(rand::rng().random_range(ELECTION_TIMEOUT_MS))
 }
 
@@ -250,6 +259,8 @@ impl Peer {
             st.current_term
         );
         st.role = Role::Leader;
+        // A leader's timer is the period of its CheckQuorum (`check_quorum.rs`; off in the lab).
+        st.reset_election_timer();
         // next_index: the leader's last log index + 1; match_index: 0. Every follower is owed a
         // heartbeat now, which announces the new leader at once (§5.2).
         let (next, now) = (st.log.last_index() + 1, Instant::now());

@@ -76,7 +76,8 @@ fn panicking_request_vote_handler() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
-    let cfg = common::make_config(2, false, false);
+    // The lab's path whatever LAB_LEVERS says: with PreVote, peer 0 would call another handler.
+    let cfg = common::make_config_with(2, false, false, raft::Options::default());
     // Long before the first election timeout, so peer 0 has not been elected yet.
     cfg.crash1(1);
     let mut service = labrpc::Service::new("Raft");

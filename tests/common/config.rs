@@ -48,6 +48,9 @@ pub struct Config {
     begin: Mutex<Option<Begin>>,
     pub(crate) finished: AtomicBool,
     timeline: Arc<Timeline>,
+    /// The switches every peer is made with: the lab's (none) unless `LAB_LEVERS` names some
+    /// or the test asks for them (`make_config_with`).
+    options: raft::Options,
     /// Dropped at cleanup, which stops the watchdog and the sampler.
     stop: Mutex<Option<Sender<()>>>,
     sampler: Mutex<Option<thread::JoinHandle<()>>>,
@@ -60,6 +63,24 @@ pub struct Config {
 /// `unreliable` as asked; `snapshot` picks the applier that snapshots every ten commands.
 /// Waits first for any other test of the process to finish.
 pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
+    let levers = tester::levers::Levers::from_env();
+    let options = raft::Options {
+        group_commit: levers.group_commit,
+        pipeline: levers.pipeline,
+        pre_vote: levers.pre_vote,
+        check_quorum: levers.check_quorum,
+    };
+    make_config_with(n, unreliable, snapshot, options)
+}
+
+/// [`make_config`] with peers made with `options`, whatever `LAB_LEVERS` says: for the tests
+/// of the levers beyond the lab.
+pub fn make_config_with(
+    n: usize,
+    unreliable: bool,
+    snapshot: bool,
+    options: raft::Options,
+) -> Config {
     let turn = process::serialise();
     raft::init_logging();
     let net = labrpc::Network::new();
@@ -82,6 +103,7 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
         begin: Mutex::new(None),
         finished: AtomicBool::new(false),
         timeline: Arc::new(Timeline::new(n)),
+        options,
         stop: Mutex::new(Some(stop_tx)),
         sampler: Mutex::new(None),
         _turn: turn,
@@ -106,7 +128,7 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
     });
     *cfg.sampler.lock() = Some(sampler);
     tlog!(
-        "make_config: {n} peers, unreliable={unreliable}, snapshot={snapshot}, seed {}",
+        "make_config: {n} peers, unreliable={unreliable}, snapshot={snapshot}, {options:?}, seed {}",
         cfg.net.seed()
     );
     for i in 0..n {
@@ -191,14 +213,8 @@ impl Config {
             }
         }
         let (apply_tx, apply_rx) = crossbeam_channel::bounded(0);
-        // The lab's `make`, unless LAB_LEVERS turns on the real cluster's group commit or
-        // pipelining.
-        let levers = tester::levers::Levers::from_env();
-        let options = raft::Options {
-            group_commit: levers.group_commit,
-            pipeline: levers.pipeline,
-        };
-        let rf = Raft::make_with(ends, i, persister, apply_tx, options);
+        // The lab's `make`, unless the config turns on some of the real cluster's levers.
+        let rf = Raft::make_with(ends, i, persister, apply_tx, self.options);
         let applier = Applier {
             me: i,
             logs: Arc::clone(&self.logs),

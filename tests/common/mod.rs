@@ -100,4 +100,5 @@ mod applier;
 mod checks;
 mod config;
 
-pub use config::make_config;
+#[allow(unused_imports)]
+pub use config::{make_config, make_config_with};

@@ -37,11 +37,11 @@ pub const KEEPALIVE: Duration = Duration::from_millis(500);
 pub const DEAD_AFTER: Duration = Duration::from_secs(3);
 
 /// How long a call to `method` waits for its reply: eRaft's 100 ms for AppendEntries and
-/// RequestVote, which a peer answers from memory and one fsync; 1 s for InstallSnapshot and
+/// RequestVote (and PreVote), which a peer answers from memory and one fsync; 1 s for InstallSnapshot and
 /// for everything else (a service's handler waits for its operation to commit).
 pub fn deadline(method: &str) -> Duration {
     match method {
-        "Raft.AppendEntries" | "Raft.RequestVote" => Duration::from_millis(100),
+        "Raft.AppendEntries" | "Raft.RequestVote" | "Raft.PreVote" => Duration::from_millis(100),
         _ => Duration::from_secs(1),
     }
 }

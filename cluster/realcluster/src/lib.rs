@@ -53,12 +53,15 @@ const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 
 /// The levers beyond the lab that a server turns on unless told not to: group commit (one
 /// fsync for many commands, `raft`'s `group_commit.rs`), pipelined AppendEntries (`raft`'s
-/// `pipeline.rs`) and ReadIndex reads (no log entry per `Get`, `raft`'s `read_index.rs`).
-/// `kvserver --no-group-commit --no-pipeline --no-read-index` runs the lab's path instead.
+/// `pipeline.rs`), ReadIndex reads (no log entry per `Get`, `raft`'s `read_index.rs`), PreVote
+/// (`pre_vote.rs`) and CheckQuorum (`check_quorum.rs`). `kvserver --no-group-commit
+/// --no-pipeline --no-read-index --no-pre-vote --no-check-quorum` runs the lab's path instead.
 pub const LEVERS: rsm::Options = rsm::Options {
     raft: raft::Options {
         group_commit: true,
         pipeline: true,
+        pre_vote: true,
+        check_quorum: true,
     },
     read_index: true,
 };

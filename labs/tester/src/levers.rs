@@ -1,7 +1,7 @@
 //! Which of the real cluster's levers the lab's tests run with: none unless `LAB_LEVERS` names
 //! them, so `cargo test` runs the lab's path.
-//! `LAB_LEVERS=group-commit,pipeline,read-index cargo test` (or `all`) runs the same tests with
-//! the switches on, to show they break nothing.
+//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum cargo test` (or `all`)
+//! runs the same tests with the switches on, to show they break nothing.
 
 /// The levers a harness turns on (it maps them onto `raft::Options` and `rsm::Options`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -12,6 +12,10 @@ pub struct Levers {
     pub pipeline: bool,
     /// ReadIndex reads (`raft`'s `read_index.rs`, `rsm`'s `query`).
     pub read_index: bool,
+    /// PreVote (`raft`'s `pre_vote.rs`).
+    pub pre_vote: bool,
+    /// CheckQuorum (`raft`'s `check_quorum.rs`).
+    pub check_quorum: bool,
 }
 
 /// The environment variable that names the levers.
@@ -36,16 +40,21 @@ impl Levers {
                 "group-commit" => levers.group_commit = true,
                 "pipeline" => levers.pipeline = true,
                 "read-index" => levers.read_index = true,
+                "pre-vote" => levers.pre_vote = true,
+                "check-quorum" => levers.check_quorum = true,
                 "all" => {
                     levers = Levers {
                         group_commit: true,
                         pipeline: true,
                         read_index: true,
+                        pre_vote: true,
+                        check_quorum: true,
                     }
                 }
                 other => {
                     return Err(format!(
-                        "no lever `{other}` (there are group-commit, pipeline, read-index and all)"
+                        "no lever `{other}` (there are group-commit, pipeline, read-index, \
+                         pre-vote, check-quorum and all)"
                     ));
                 }
             }
@@ -69,7 +78,7 @@ mod tests {
             })
         );
         assert_eq!(
-            Levers::parse(" group-commit , pipeline,read-index"),
+            Levers::parse(" group-commit , pipeline,read-index,pre-vote,check-quorum"),
             Levers::parse("all")
         );
         assert!(Levers::parse("group-commit,pipelining").is_err());

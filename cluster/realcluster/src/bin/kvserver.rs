@@ -57,6 +57,14 @@ struct Args {
     /// default).
     #[arg(long)]
     no_read_index: bool,
+    /// Stand for election at once when the election timer fires, as the lab does (PreVote,
+    /// first asking whether a majority would vote, is the default).
+    #[arg(long)]
+    no_pre_vote: bool,
+    /// Stay leader until a higher term is heard, as the lab does (CheckQuorum, stepping down
+    /// when no majority has answered within an election timeout, is the default).
+    #[arg(long)]
+    no_check_quorum: bool,
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
@@ -98,6 +106,8 @@ fn config(args: Args) -> Result<NodeConfig, String> {
             raft: raft::Options {
                 group_commit: !args.no_group_commit,
                 pipeline: !args.no_pipeline,
+                pre_vote: !args.no_pre_vote,
+                check_quorum: !args.no_check_quorum,
             },
             read_index: !args.no_read_index,
         },

@@ -148,6 +148,8 @@ fn start_kv_server(
         raft: raft::Options {
             group_commit: levers.group_commit,
             pipeline: levers.pipeline,
+            pre_vote: levers.pre_vote,
+            check_quorum: levers.check_quorum,
         },
         read_index: levers.read_index,
     };

@@ -138,6 +138,10 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "the stress runner's own fixture; it needs an elected leader",
     ),
     (
+        "tests/levers.rs",
+        "tests of the real cluster's PreVote and CheckQuorum, which need elections and commits",
+    ),
+    (
         "tests/panic_report.rs",
         "checks how the project reports a panicking Raft thread, through an election",
     ),

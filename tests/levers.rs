@@ -1,0 +1,174 @@
+//! Not in the course: the levers that keep a leader in place (PreVote, `src/pre_vote.rs`) and
+//! move it when it has lost its majority (CheckQuorum, `src/check_quorum.rs`), on the lab's
+//! simulated network, in the style of Go's tests. Each test of a lever has a twin on the lab's
+//! path that shows the failure the lever is for.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{RAFT_ELECTION_TIMEOUT, make_config_with};
+
+/// The levers `kvserver` runs with that touch elections.
+const STABLE: raft::Options = raft::Options {
+    group_commit: false,
+    pipeline: false,
+    pre_vote: true,
+    check_quorum: true,
+};
+
+/// The lab's path.
+const LAB: raft::Options = raft::Options {
+    group_commit: false,
+    pipeline: false,
+    pre_vote: false,
+    check_quorum: false,
+};
+
+/// A follower cut off for ten election timeouts comes back: returns the leader and term before
+/// the cut and after the follower has caught up.
+fn rejoin(options: raft::Options, title: &str) -> ((usize, u64), (usize, u64)) {
+    let servers = 3;
+    let cfg = make_config_with(servers, false, false, options);
+    cfg.begin(title);
+
+    cfg.one(101, servers, true);
+    let leader1 = cfg.check_one_leader();
+    let term1 = cfg.check_terms();
+
+    let follower = (leader1 + 1) % servers;
+    cfg.disconnect(follower);
+    // The follower's timer fires many times; the other two go on committing.
+    for i in 0..10 {
+        cfg.one(102 + i, servers - 1, true);
+        thread::sleep(RAFT_ELECTION_TIMEOUT / 2);
+    }
+    thread::sleep(5 * RAFT_ELECTION_TIMEOUT);
+
+    cfg.connect(follower);
+    cfg.one(200, servers, true);
+    // Time for any disruption the follower causes to play out.
+    thread::sleep(2 * RAFT_ELECTION_TIMEOUT);
+    let leader2 = cfg.check_one_leader();
+    let term2 = cfg.check_terms();
+    cfg.one(201, servers, true);
+    cfg.end();
+    ((leader1, term1), (leader2, term2))
+}
+
+#[test]
+fn pre_vote_rejoining_follower_keeps_leader() {
+    let (before, after) = rejoin(
+        STABLE,
+        "Test (levers): a follower back from a long partition deposes nobody (PreVote)",
+    );
+    assert_eq!(
+        before, after,
+        "(leader, term) changed when the follower came back"
+    );
+}
+
+/// The twin on the lab's path: the follower's terms rose while it was cut off, and its first
+/// reply to the leader deposes it.
+#[test]
+fn lab_rejoining_follower_raises_term() {
+    let ((_, term1), (_, term2)) = rejoin(
+        LAB,
+        "Test (levers): a follower back from a long partition forces an election (lab)",
+    );
+    assert!(
+        term2 > term1,
+        "the term stayed at {term1}: the lab's path was expected to hold an election"
+    );
+}
+
+/// A leader cut off from everyone: returns whether it still thought itself leader after
+/// three election timeouts.
+fn isolated_leader(options: raft::Options, title: &str) -> bool {
+    let servers = 5;
+    let cfg = make_config_with(servers, false, false, options);
+    cfg.begin(title);
+
+    cfg.one(101, servers, true);
+    let leader1 = cfg.check_one_leader();
+    cfg.disconnect(leader1);
+    // The others elect a new leader and commit without it.
+    cfg.one(102, servers - 1, true);
+    let leader2 = cfg.check_one_leader();
+    assert_ne!(leader1, leader2);
+
+    let t0 = Instant::now();
+    let mut leads = true;
+    while leads && t0.elapsed() < 3 * RAFT_ELECTION_TIMEOUT {
+        leads = cfg.raft(leader1).get_state().1;
+        thread::sleep(Duration::from_millis(10));
+    }
+
+    cfg.connect(leader1);
+    cfg.one(103, servers, true);
+    cfg.end();
+    leads
+}
+
+#[test]
+fn check_quorum_isolated_leader_steps_down() {
+    let leads = isolated_leader(
+        STABLE,
+        "Test (levers): a leader cut off from the others steps down (CheckQuorum)",
+    );
+    assert!(
+        !leads,
+        "the old leader still led three election timeouts after it was cut off"
+    );
+}
+
+/// The twin on the lab's path: the old leader leads its empty partition until it hears a
+/// higher term.
+#[test]
+fn lab_isolated_leader_stays_leader() {
+    let leads = isolated_leader(
+        LAB,
+        "Test (levers): a leader cut off from the others stays leader (lab)",
+    );
+    assert!(leads, "the old leader stepped down on the lab's path");
+}
+
+/// CheckQuorum and PreVote together under a partition that leaves the leader a minority: the
+/// majority elects a new leader and commits, and when the partition heals, the old leader's
+/// side catches up.
+#[test]
+fn stable_minority_leader_steps_down_and_heals() {
+    let servers = 5;
+    let cfg = make_config_with(servers, false, false, STABLE);
+    cfg.begin("Test (levers): a leader left with a minority steps down and rejoins");
+
+    cfg.one(101, servers, true);
+    let leader1 = cfg.check_one_leader();
+    let minority = [leader1, (leader1 + 1) % servers];
+    for i in 0..servers {
+        if !minority.contains(&i) {
+            cfg.disconnect(i);
+        }
+    }
+    // Give the minority nothing to elect with; the old leader steps down within two
+    // election timeouts and neither of them can win.
+    thread::sleep(2 * RAFT_ELECTION_TIMEOUT);
+    for &i in &minority {
+        assert!(!cfg.raft(i).get_state().1, "S{i} leads a minority");
+    }
+    // Swap: the majority side elects and commits.
+    for i in 0..servers {
+        if minority.contains(&i) {
+            cfg.disconnect(i);
+        } else {
+            cfg.connect(i);
+        }
+    }
+    cfg.one(102, servers - 2, true);
+    for &i in &minority {
+        cfg.connect(i);
+    }
+    cfg.one(103, servers, true);
+    cfg.end();
+}
