@@ -35,9 +35,9 @@ pub(crate) fn run_election_ticker(peer: Arc<Peer>) {
     while !st.dead {
         let now = Instant::now();
         if st.role == Role::Leader {
-            // A leader never stands for election. Its timer stays fresh, so that a deposed
-            // leader waits a full timeout before it stands again instead of disrupting its
-            // successor at once; beyond the lab, each period ends with CheckQuorum.
+            // A leader never stands for election. Its timer restarts each time it runs out,
+            // so a deposed leader has a timeout still running and does not stand at once
+            // against its successor; beyond the lab, each period ends with CheckQuorum.
             if now >= st.election_deadline {
                 if peer.options.check_quorum {
                     peer.check_quorum_locked(&mut st);
