@@ -86,17 +86,25 @@ impl Peer {
             last_log_index: st.log.last_index(),
             last_log_term: st.log.last_term(),
         };
+        self.vote_calls(st, &args, Peer::send_request_vote)
+        // solution: end start-election
+    }
+
+    /// One call per other peer, which `send` makes with its copy of `args`: the RequestVotes
+    /// of an election, or the PreVotes of a pre-election (`pre_vote.rs`).
+    pub(crate) fn vote_calls(
+        self: &Arc<Self>,
+        st: &RaftState,
+        args: &RequestVoteArgs,
+        send: fn(&Arc<Peer>, usize, RequestVoteArgs),
+    ) -> Vec<(usize, Call)> {
         st.progress
             .ids()
             .map(|to| {
                 let args = args.clone();
-                (
-                    to,
-                    self.call_to(to, move |peer| peer.send_request_vote(to, args)),
-                )
+                (to, self.call_to(to, move |peer| send(peer, to, args)))
             })
             .collect()
-        // solution: end start-election
     }
 
     /// Sends one RequestVote and processes the reply, on a sender thread.

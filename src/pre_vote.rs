@@ -96,16 +96,7 @@ impl Peer {
             last_log_index: st.log.last_index(),
             last_log_term: st.log.last_term(),
         };
-        st.progress
-            .ids()
-            .map(|to| {
-                let args = args.clone();
-                (
-                    to,
-                    self.call_to(to, move |peer| peer.send_pre_vote(to, args)),
-                )
-            })
-            .collect()
+        self.vote_calls(st, &args, Peer::send_pre_vote)
     }
 
     /// Sends one PreVote and processes the reply, on a sender thread; with a majority, stands
