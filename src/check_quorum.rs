@@ -24,10 +24,17 @@ pub(crate) fn quorum_answered(answered: usize, peers: usize) -> bool {
 }
 
 impl Peer {
-    /// A call to `from` made in `term` has been answered: it counts towards this period's
-    /// check, if this peer still leads that term.
-    pub(crate) fn quorum_answered_locked(&self, st: &mut RaftState, from: usize, term: u64) {
-        if st.role == Role::Leader && st.current_term == term {
+    /// A call to `from` made in `term` has been answered, in `reply_term`: it counts towards
+    /// this period's check, if this peer still leads that term. A killed peer's empty answer
+    /// (term 0) is no answer.
+    pub(crate) fn quorum_answered_locked(
+        &self,
+        st: &mut RaftState,
+        from: usize,
+        term: u64,
+        reply_term: u64,
+    ) {
+        if st.role == Role::Leader && st.current_term == term && reply_term >= term {
             st.progress[from].recent_active = true;
         }
     }
@@ -51,6 +58,9 @@ impl Peer {
         );
         let term = st.current_term;
         self.become_follower_locked(st, term);
+        // ReadIndex calls waiting for this leader's confirmation give up now, not at their
+        // deadline.
+        self.read_wake.notify_all();
     }
 }
 

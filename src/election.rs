@@ -86,7 +86,7 @@ impl Peer {
             last_log_index: st.log.last_index(),
             last_log_term: st.log.last_term(),
         };
-        self.vote_calls(st, &args, Peer::send_request_vote)
+        self.vote_calls(st, &args, |peer, to, args| peer.send_request_vote(to, args))
         // solution: end start-election
     }
 
@@ -96,12 +96,12 @@ impl Peer {
         self: &Arc<Self>,
         st: &RaftState,
         args: &RequestVoteArgs,
-        send: fn(&Arc<Peer>, usize, RequestVoteArgs),
+        send: impl Fn(&Arc<Peer>, usize, RequestVoteArgs) + Clone + Send + 'static,
     ) -> Vec<(usize, Call)> {
         st.progress
             .ids()
             .map(|to| {
-                let args = args.clone();
+                let (args, send) = (args.clone(), send.clone());
                 (to, self.call_to(to, move |peer| send(peer, to, args)))
             })
             .collect()

@@ -12,9 +12,9 @@
 //! (RPC `Raft.PreVote`, with RequestVote's arguments and reply) whether they would vote for it
 //! in the next term, and raises no term to do so. A peer says yes ([`grants_pre_vote`]) only if
 //! - the term it is asked about is above its own;
-//! - it has no leader: it is not leader itself and has not heard from one within the shortest
-//!   election timeout (the thesis' rule against disruptive servers, §4.2.3: while it hears
-//!   from a leader it has no reason to want another);
+//! - it has no leader: it is not leader itself and has not heard from one of its current term
+//!   within the shortest election timeout (the thesis' rule against disruptive servers,
+//!   §4.2.3: while it hears from a leader it has no reason to want another);
 //! - the asker's log is at least as up-to-date as its own (§5.4.1).
 //!
 //! Only with yeses from a majority (its own included) does the follower become a candidate and
@@ -78,10 +78,8 @@ impl Peer {
         }
         st.reset_election_timer();
         let term = st.current_term + 1;
-        st.pre_election = Some(PreElection {
-            term,
-            started_at: Instant::now(),
-        });
+        let started_at = Instant::now();
+        st.pre_election = Some(PreElection { term, started_at });
         for p in st.progress.iter_mut() {
             p.pre_vote_granted = false;
         }
@@ -96,12 +94,14 @@ impl Peer {
             last_log_index: st.log.last_index(),
             last_log_term: st.log.last_term(),
         };
-        self.vote_calls(st, &args, Peer::send_pre_vote)
+        self.vote_calls(st, &args, move |peer, to, args| {
+            peer.send_pre_vote(to, args, started_at)
+        })
     }
 
-    /// Sends one PreVote and processes the reply, on a sender thread; with a majority, stands
-    /// for election.
-    fn send_pre_vote(self: &Arc<Self>, to: usize, args: RequestVoteArgs) {
+    /// Sends one PreVote of the pre-election begun at `started_at` and processes the reply, on
+    /// a sender thread; with a majority, stands for election.
+    fn send_pre_vote(self: &Arc<Self>, to: usize, args: RequestVoteArgs, started_at: Instant) {
         let reply: Option<RequestVoteReply> = self.peers[to].call("Raft.PreVote", &args);
         let mut st = self.state.lock();
         self.call_finished_locked(&mut st, to);
@@ -109,27 +109,32 @@ impl Peer {
         if st.dead || self.maybe_observe_term_locked(&mut st, reply.term) {
             return;
         }
-        if self.pre_election_won_locked(&mut st, to, &args, &reply) {
+        if self.pre_election_won_locked(&mut st, to, &args, started_at, &reply) {
             rlog!(VOTE, st, "won the pre-election for term {}", args.term);
             let calls = self.start_election_locked(&mut st);
             self.dispatch(&mut st, calls);
         }
     }
 
-    /// Counts a pre-vote; returns whether it completed a majority of the pre-election still
-    /// running.
+    /// Counts a pre-vote of the pre-election begun at `started_at`; returns whether it
+    /// completed a majority of that pre-election, still running. A yes from an earlier
+    /// pre-election for the same term (a follower cut off asks for the same term again and
+    /// again) never counts: the peer said it long ago, perhaps while it missed its leader for
+    /// a moment.
     fn pre_election_won_locked(
         &self,
         st: &mut RaftState,
         from: usize,
         args: &RequestVoteArgs,
+        started_at: Instant,
         reply: &RequestVoteReply,
     ) -> bool {
         let running = st.pre_election.filter(|pre| {
-            pre.term == args.term
+            pre.started_at == started_at
+                && pre.term == args.term
                 && st.current_term + 1 == args.term
                 && st.role == Role::Follower
-                && st.leader_seen_at.is_none_or(|at| at < pre.started_at)
+                && st.leader_seen.is_none_or(|(_, at)| at < started_at)
         });
         if running.is_none() {
             rlog!(
@@ -162,8 +167,8 @@ impl Peer {
         }
         let has_leader = st.role == Role::Leader
             || st
-                .leader_seen_at
-                .is_some_and(|at| at.elapsed() < LEADER_LEASE);
+                .leader_seen
+                .is_some_and(|(term, at)| term == st.current_term && at.elapsed() < LEADER_LEASE);
         let log_ok = is_log_up_to_date(
             args.last_log_term,
             args.last_log_index,

@@ -238,7 +238,7 @@ impl Peer {
             st.progress[to].awaiting_reply = false;
         }
         if let Some(reply) = &reply {
-            self.quorum_answered_locked(&mut st, to, args.term);
+            self.quorum_answered_locked(&mut st, to, args.term, reply.term);
             self.handle_append_entries_reply_locked(&mut st, to, &args, reply);
         }
         self.pipeline_returned_locked(&mut st, to, &args, reply.as_ref());
@@ -477,7 +477,7 @@ impl Peer {
             self.become_follower_locked(st, term);
         }
         st.reset_election_timer();
-        st.leader_seen_at = Some(Instant::now());
+        st.leader_seen = Some((st.current_term, Instant::now()));
         // solution: end accept-leader
     }
 }

@@ -84,7 +84,7 @@ impl Peer {
         }
         self.probe_returned_locked(&mut st, to, args.term, reply.is_some());
         if let Some(reply) = reply {
-            self.quorum_answered_locked(&mut st, to, args.term);
+            self.quorum_answered_locked(&mut st, to, args.term, reply.term);
             self.handle_install_snapshot_reply_locked(&mut st, to, &args, &reply);
         }
         // solution: end send-install-snapshot

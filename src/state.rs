@@ -85,9 +85,10 @@ pub(crate) struct RaftState {
     /// When the election ticker starts an election unless something resets it first; on a
     /// leader, when it next checks that a majority still answers (`check_quorum.rs`).
     pub election_deadline: Instant,
-    /// When this peer last accepted a leader's AppendEntries or InstallSnapshot
-    /// (`accept_leader_locked`): PreVote's lease (`pre_vote.rs`).
-    pub leader_seen_at: Option<Instant>,
+    /// The term in which this peer last accepted a leader's AppendEntries or InstallSnapshot
+    /// (`accept_leader_locked`), and when: PreVote's lease (`pre_vote.rs`), which a newer
+    /// term ends.
+    pub leader_seen: Option<(u64, Instant)>,
     /// The pre-election this follower is running, if any (`pre_vote.rs`).
     pub pre_election: Option<PreElection>,
     /// Leaders: when `commit_index` last advanced.
@@ -128,7 +129,7 @@ impl RaftState {
             me,
             role: Role::Follower,
             election_deadline: now + random_election_timeout(),
-            leader_seen_at: None,
+            leader_seen: None,
             pre_election: None,
             commit_advanced_at: now,
             saved_index: log_last,

@@ -27,7 +27,8 @@ const LAB: raft::Options = raft::Options {
 };
 
 /// A follower cut off for ten election timeouts comes back: returns the leader and term before
-/// the cut and after the follower has caught up.
+/// the cut and after the follower has caught up. The others commit while it is away, so its
+/// log is behind, which alone makes them refuse its pre-votes.
 fn rejoin(options: raft::Options, title: &str) -> ((usize, u64), (usize, u64)) {
     let servers = 3;
     let cfg = make_config_with(servers, false, false, options);
@@ -76,6 +77,56 @@ fn lab_rejoining_follower_raises_term() {
     let ((_, term1), (_, term2)) = rejoin(
         LAB,
         "Test (levers): a follower back from a long partition forces an election (lab)",
+    );
+    assert!(
+        term2 > term1,
+        "the term stayed at {term1}: the lab's path was expected to hold an election"
+    );
+}
+
+/// A follower that cannot reach the leader but reaches the third peer, which still hears the
+/// leader, for ten election timeouts; nothing is committed meanwhile, so its log is as good
+/// as the others' and only the lease (a peer that hears from a leader says no) can hold it.
+/// Returns the leader and term before the cut, at its end, and after the link is back.
+fn cut_from_leader(options: raft::Options, title: &str) -> [(usize, u64); 3] {
+    let servers = 3;
+    let cfg = make_config_with(servers, false, false, options);
+    cfg.begin(title);
+
+    cfg.one(101, servers, true);
+    let leader = cfg.check_one_leader();
+    let before = (leader, cfg.check_terms());
+    let follower = (leader + 1) % servers;
+    cfg.set_link(leader, follower, false);
+    thread::sleep(5 * RAFT_ELECTION_TIMEOUT);
+    let cut = (cfg.check_one_leader(), cfg.check_terms());
+    cfg.set_link(leader, follower, true);
+    cfg.one(102, servers, true);
+    let after = (cfg.check_one_leader(), cfg.check_terms());
+    cfg.end();
+    [before, cut, after]
+}
+
+#[test]
+fn pre_vote_follower_cut_from_leader_deposes_nobody() {
+    let [before, cut, after] = cut_from_leader(
+        STABLE,
+        "Test (levers): a follower cut from the leader alone deposes nobody (PreVote)",
+    );
+    assert_eq!(before, cut, "(leader, term) changed while the link was cut");
+    assert_eq!(
+        before, after,
+        "(leader, term) changed when the link came back"
+    );
+}
+
+/// The twin on the lab's path: the follower stands, the third peer votes for it, and the
+/// leader learns of the new term from that peer.
+#[test]
+fn lab_follower_cut_from_leader_raises_term() {
+    let [(_, term1), (_, term2), _] = cut_from_leader(
+        LAB,
+        "Test (levers): a follower cut from the leader alone forces elections (lab)",
     );
     assert!(
         term2 > term1,

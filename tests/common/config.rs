@@ -268,6 +268,18 @@ impl Config {
         self.timeline.note(format!("disconnect S{i}"));
     }
 
+    /// Not in Go's harness: cuts (`up` false) or restores the link between peers `i` and `j`
+    /// alone, both ways, leaving their other links as they are.
+    pub fn set_link(&self, i: usize, j: usize, up: bool) {
+        let p = self.peers.lock();
+        self.net.enable(&p.endnames[i][j], up);
+        self.net.enable(&p.endnames[j][i], up);
+        drop(p);
+        tlog!("set_link({i}, {j}, {up})");
+        self.timeline
+            .note(format!("link S{i}-S{j} {}", if up { "up" } else { "cut" }));
+    }
+
     pub fn is_connected(&self, i: usize) -> bool {
         self.peers.lock().connected[i]
     }
