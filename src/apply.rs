@@ -3,6 +3,8 @@
 //! It waits on `apply_wake` until the commit index passes `last_applied` or an installed snapshot
 //! is pending, takes the messages under the lock, and sends them with the lock released: the
 //! service may call `Raft::snapshot` from the thread that receives them (course locking notes).
+//! An installed snapshot's bytes are read from the persister with the lock released too: with a
+//! disk journal, they are a file that may hold gigabytes.
 //! Being the only sender, it delivers in index order and never twice. It owns the `apply_ch`
 //! sender: when it exits, the service's receiver sees the channel close.
 
@@ -35,7 +37,29 @@ pub(crate) fn run_applier(peer: Arc<Peer>, apply_ch: Sender<ApplyMsg>, kill_rx: 
                 }
                 peer.apply_wake.wait(&mut st);
             }
-            next_batch_locked(&mut st)
+            next_batch_locked(&peer, &mut st)
+        };
+        let batch = match batch {
+            Batch::Commands(commands) => commands,
+            // solution: begin PartD applier-read-snapshot
+            Batch::Snapshot {
+                generation,
+                index,
+                term,
+            } => match peer
+                .persister
+                .read_snapshot_chunk(generation, 0, usize::MAX)
+            {
+                Ok(Some(chunk)) => vec![ApplyMsg::Snapshot {
+                    snapshot: chunk.data,
+                    index,
+                    term,
+                }],
+                // A newer snapshot was installed since: it is pending now, and goes next.
+                Ok(None) => continue,
+                Err(err) => panic!("S{}: cannot read the installed snapshot: {err}", peer.me),
+            },
+            // solution: end applier-read-snapshot
         };
         for msg in batch {
             // Most often the service is waiting already: hand the message over at once.
@@ -54,34 +78,46 @@ pub(crate) fn run_applier(peer: Arc<Peer>, apply_ch: Sender<ApplyMsg>, kill_rx: 
     // solution: end applier
 }
 
+/// What the applier delivers next.
+enum Batch {
+    /// Committed commands, in index order.
+    Commands(Vec<ApplyMsg>),
+    /// The installed snapshot through `index`, of `term`: the persister's of `generation`.
+    Snapshot {
+        generation: u64,
+        index: u64,
+        term: u64,
+    },
+}
+
 /// The messages to deliver next, with `last_applied` advanced past them: a pending snapshot
 /// first (every command after it is newer), else the committed entries not yet applied.
-fn next_batch_locked(st: &mut RaftState) -> Vec<ApplyMsg> {
+fn next_batch_locked(peer: &Peer, st: &mut RaftState) -> Batch {
     // solution: begin PartB next-batch
     // solution: begin PartD next-batch-snapshot
     if st.snapshot_pending {
         st.snapshot_pending = false;
         st.last_applied = st.log.last_included_index();
         rlog!(SNAP, st, "apply snapshot ..={}", st.last_applied);
-        return vec![ApplyMsg::Snapshot {
-            snapshot: st.snapshot.clone(),
+        return Batch::Snapshot {
+            generation: peer.persister.snapshot_generation(),
             index: st.log.last_included_index(),
             term: st.log.last_included_term(),
-        }];
+        };
     }
     // solution: end next-batch-snapshot
     let (from, to) = (st.last_applied + 1, st.commit_index);
     st.last_applied = to;
     rlog!(APLY, st, "apply {from}..={to}");
-    st.log
-        .entries_between(from, to)
-        .into_iter()
-        .zip(from..)
-        .map(|(entry, index)| ApplyMsg::Command {
-            command: entry.command,
-            index,
-            term: entry.term,
-        })
-        .collect()
+    let commands = st.log.entries_between(from, to).into_iter().zip(from..);
+    Batch::Commands(
+        commands
+            .map(|(entry, index)| ApplyMsg::Command {
+                command: entry.command,
+                index,
+                term: entry.term,
+            })
+            .collect(),
+    )
     // solution: end next-batch
 }

@@ -73,6 +73,9 @@ mod state;
 pub use crossbeam_channel;
 pub use logging::init_logging;
 pub use peer::spawn_aborting;
-pub use persister::{Journal, Persister, Restored};
+pub use persister::{
+    Journal, Persister, Restored, SnapshotChunk, SnapshotFile, SnapshotLocation, SnapshotWriter,
+    WrittenSnapshot,
+};
 pub use raft::{ApplyMsg, Options, Raft, Status};
 pub use state::Role;

@@ -15,6 +15,7 @@ use crate::logging::rlog;
 use crate::persister::Persister;
 use crate::raft::Options;
 use crate::sender::Senders;
+use crate::snapshot::Incoming;
 use crate::state::RaftState;
 
 /// The shared core of one peer: its lock, the condvars that wake its threads, and the threads.
@@ -48,6 +49,9 @@ pub(crate) struct Peer {
     pub senders: Senders,
     /// Dropped by `kill`, which wakes an applier blocked sending on `apply_ch`.
     kill_tx: Mutex<Option<Sender<()>>>,
+    /// Followers, beyond the lab: the snapshot arriving in pieces (`snapshot.rs`). Its own
+    /// lock, taken with Raft's released, since its pieces are written to disk.
+    pub incoming: Mutex<Option<Incoming>>,
 }
 
 impl Peer {
@@ -75,6 +79,7 @@ impl Peer {
             threads: Mutex::new(Some(Vec::new())),
             senders: Senders::new(n),
             kill_tx: Mutex::new(Some(kill_tx)),
+            incoming: Mutex::new(None),
         }
     }
 

@@ -104,11 +104,30 @@ impl Peer {
         st.saved_index = st.log.last_index();
     }
 
-    /// Saves the persistent state and the snapshot in one atomic `save`, after the snapshot
-    /// changed: a crash must never find the new snapshot beside the old log, or the reverse.
-    pub(crate) fn persist_snapshot_locked(&self, st: &mut RaftState) {
+    /// Saves the persistent state and the new `snapshot` in one atomic `save`: a crash must
+    /// never find the new snapshot beside the old log, or the reverse.
+    pub(crate) fn persist_snapshot_locked(&self, st: &mut RaftState, snapshot: Vec<u8>) {
         // solution: begin PartD persist-snapshot
-        self.persister.save(encode_state(st), st.snapshot.clone());
+        self.persister.save(encode_state(st), snapshot);
+        self.snapshot_saved_locked(st);
+        // solution: end persist-snapshot
+    }
+
+    /// [`Peer::persist_snapshot_locked`] for a snapshot written a piece at a time beforehand
+    /// (beyond the lab: `Raft::snapshot_written`, and InstallSnapshot in chunks).
+    pub(crate) fn persist_written_snapshot_locked(
+        &self,
+        st: &mut RaftState,
+        snapshot: crate::WrittenSnapshot,
+    ) {
+        self.persister
+            .save_with_written_snapshot(encode_state(st), snapshot);
+        self.snapshot_saved_locked(st);
+    }
+
+    /// What follows saving a new snapshot with the state.
+    fn snapshot_saved_locked(&self, st: &mut RaftState) {
+        // solution: begin PartD snapshot-saved
         st.log.forget_saved();
         crate::logging::rlog!(
             PERS,
@@ -117,9 +136,9 @@ impl Peer {
             st.log.last_index(),
             st.log.last_included_index(),
             self.persister.raft_state_size(),
-            st.snapshot.len()
+            self.persister.snapshot_size()
         );
-        // solution: end persist-snapshot
+        // solution: end snapshot-saved
         st.saved_index = st.log.last_index();
     }
 }

@@ -7,7 +7,8 @@
 //! records when it wins an election ([`Progress::reset`]); a candidate uses them to count its
 //! votes. Each mechanism beyond Figure 2 keeps its own part of the record, as a type of its own
 //! file: the sender slots (`sender.rs`), pipelining (`pipeline.rs`), ReadIndex rounds
-//! (`read_index.rs`), pre-votes (`pre_vote.rs`) and CheckQuorum (`check_quorum.rs`).
+//! (`read_index.rs`), pre-votes (`pre_vote.rs`), CheckQuorum (`check_quorum.rs`) and snapshots sent
+//! in pieces (`snapshot.rs`).
 
 use std::collections::BTreeMap;
 use std::ops::{Index, IndexMut};
@@ -16,6 +17,7 @@ use std::time::Instant;
 use crate::pipeline::Pipeline;
 use crate::read_index::ReadRounds;
 use crate::sender::SenderSlots;
+use crate::snapshot::SnapshotTransfer;
 
 /// What this peer knows of one other peer.
 #[derive(Debug)]
@@ -54,6 +56,8 @@ pub(crate) struct Progress {
     /// CheckQuorum, leaders: whether it answered a call in the current period
     /// (`check_quorum.rs`).
     pub recent_active: bool,
+    /// InstallSnapshot in pieces, leaders: how far the snapshot has reached it (`snapshot.rs`).
+    pub snapshot: SnapshotTransfer,
 }
 
 impl Progress {
@@ -71,6 +75,7 @@ impl Progress {
             read: ReadRounds::default(),
             pre_vote_granted: false,
             recent_active: false,
+            snapshot: SnapshotTransfer::default(),
         }
     }
 

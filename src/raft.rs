@@ -17,7 +17,7 @@ use crate::log::{Entry, Log};
 use crate::logging::rlog;
 use crate::peer::Peer;
 use crate::persist::decode_state;
-use crate::persister::Persister;
+use crate::persister::{Persister, WrittenSnapshot};
 use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
 use crate::state::{RaftState, Role};
 
@@ -81,6 +81,11 @@ pub struct Options {
     /// CheckQuorum (thesis §6.2): a leader that has not heard from a majority within an
     /// election timeout steps down (`check_quorum.rs`).
     pub check_quorum: bool,
+    /// InstallSnapshot in pieces of at most this many bytes (Figure 13's `offset` and `done`),
+    /// read from the persister a piece at a time and written by the follower to a new snapshot
+    /// that replaces its own only once complete (`snapshot.rs`); a lost piece is sent again
+    /// from where the follower stands. `None`: the whole snapshot in one call, as in the lab.
+    pub snapshot_chunk: Option<usize>,
 }
 
 /// A handle on one Raft peer. Clones share the peer.
@@ -126,11 +131,10 @@ impl Raft {
                 saved.len()
             )
         });
-        let mut st = match restored {
+        let st = match restored {
             Some(p) => RaftState::new(me, peers.len(), p.current_term, p.voted_for, p.log),
             None => RaftState::new(me, peers.len(), 0, None, Log::new()),
         };
-        st.snapshot = persister.read_snapshot();
         rlog!(
             PERS,
             st,
@@ -240,6 +244,15 @@ impl Raft {
     /// current snapshot or beyond what the applier has handed to the service.
     pub fn snapshot(&self, index: u64, snapshot: Vec<u8>) {
         self.peer.snapshot(index, snapshot);
+    }
+
+    /// [`Raft::snapshot`] for a snapshot the service wrote beforehand, a piece at a time and
+    /// with no lock held, to this peer's persister ([`Persister::begin_snapshot`]), so that
+    /// neither the snapshot's bytes nor the time to write them stop anything here (not part of
+    /// the lab's API). Returns whether it was taken: it is ignored, as `snapshot` ignores one,
+    /// at or below the current snapshot or beyond what was applied.
+    pub fn snapshot_written(&self, index: u64, snapshot: WrittenSnapshot) -> bool {
+        self.peer.snapshot_written(index, snapshot)
     }
 
     /// Stops the peer: when `kill` returns, the election ticker, the replicators and the applier

@@ -67,8 +67,8 @@ pub struct AppendEntriesReply {
 /// InstallSnapshot RPC arguments (Figure 13): invoked by the leader to send a snapshot to a
 /// follower that needs entries the leader has discarded.
 ///
-/// Not in Figure 13: the lab sends the whole snapshot in one RPC, so there are no `offset` and
-/// `done` fields.
+/// The lab sends the whole snapshot in one RPC (`offset` 0, `done`). Beyond the lab, with
+/// `Options::snapshot_chunk`, it goes in pieces as Figure 13 has it (`snapshot.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstallSnapshotArgs {
     /// Leader's term.
@@ -79,9 +79,13 @@ pub struct InstallSnapshotArgs {
     pub last_included_index: u64,
     /// Term of `last_included_index`.
     pub last_included_term: u64,
-    /// The snapshot, as the service produced it.
+    /// Byte offset where `data` is positioned in the snapshot.
+    pub offset: u64,
+    /// The snapshot's bytes from `offset` (the whole snapshot in the lab).
     #[serde(with = "labgob::bytes")]
     pub data: Vec<u8>,
+    /// True if this is the last piece.
+    pub done: bool,
 }
 
 /// InstallSnapshot RPC reply (Figure 13).
@@ -89,4 +93,11 @@ pub struct InstallSnapshotArgs {
 pub struct InstallSnapshotReply {
     /// `current_term`, for the leader to update itself.
     pub term: u64,
+    /// Not in Figure 13: the offset of the piece the follower wants next, so that the leader
+    /// resumes a transfer where the follower stands after a lost piece, a duplicate, or a
+    /// follower that started over.
+    pub next_offset: u64,
+    /// Not in Figure 13: the follower's commit index already reaches the snapshot's last
+    /// index, so it needs no more of it.
+    pub covered: bool,
 }

@@ -98,8 +98,6 @@ pub(crate) struct RaftState {
     pub saved_index: u64,
     /// Leaders: the last ReadIndex round asked for (`read_index.rs`); only grows.
     pub read_round: u64,
-    /// The service's latest snapshot; saved with the state by `persist_snapshot_locked`.
-    pub snapshot: Vec<u8>,
     /// An installed snapshot the applier has yet to hand to the service (PartD).
     pub snapshot_pending: bool,
     /// Set by `kill`; every thread exits when it sees it.
@@ -134,7 +132,6 @@ impl RaftState {
             commit_advanced_at: now,
             saved_index: log_last,
             read_round: 0,
-            snapshot: Vec::new(),
             snapshot_pending: false,
             dead: false,
         }

@@ -16,6 +16,7 @@ const STABLE: raft::Options = raft::Options {
     pipeline: false,
     pre_vote: true,
     check_quorum: true,
+    snapshot_chunk: None,
 };
 
 /// The lab's path.
@@ -24,6 +25,7 @@ const LAB: raft::Options = raft::Options {
     pipeline: false,
     pre_vote: false,
     check_quorum: false,
+    snapshot_chunk: None,
 };
 
 /// A follower cut off for ten election timeouts comes back: returns the leader and term before

@@ -65,6 +65,23 @@ pub fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("labgob: cannot encode {}: {e}", std::any::type_name::<T>()))
 }
 
+/// Encodes `value` into `writer` a piece at a time, as [`encode`] would encode it whole: for
+/// values too large to hold twice in memory, such as a service's snapshot written to a file.
+pub fn encode_into<W: std::io::Write, T: serde::Serialize + ?Sized>(
+    writer: W,
+    value: &T,
+) -> std::io::Result<()> {
+    options()
+        .serialize_into(writer, value)
+        .map_err(|e| match *e {
+            bincode::ErrorKind::Io(io) => io,
+            other => std::io::Error::other(format!(
+                "labgob: cannot encode {}: {other}",
+                std::any::type_name::<T>()
+            )),
+        })
+}
+
 /// Decodes a `T` from exactly `bytes`: garbage, truncated input, trailing bytes and lengths
 /// larger than the input are all errors, and none of them panics or over-allocates.
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
@@ -160,6 +177,9 @@ mod tests {
         let bytes = encode(&value);
         let back: T = decode(&bytes).expect("round trip");
         assert_eq!(back, value);
+        let mut streamed = Vec::new();
+        encode_into(&mut streamed, &value).expect("a Vec takes every write");
+        assert_eq!(streamed, bytes, "encode_into writes what encode returns");
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
         pipeline: levers.pipeline,
         pre_vote: levers.pre_vote,
         check_quorum: levers.check_quorum,
+        snapshot_chunk: levers
+            .snapshot_chunks
+            .then_some(tester::levers::SNAPSHOT_CHUNK),
     };
     make_config_with(n, unreliable, snapshot, options)
 }

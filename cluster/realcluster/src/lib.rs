@@ -54,17 +54,33 @@ const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// The levers beyond the lab that a server turns on unless told not to: group commit (one
 /// fsync for many commands, `raft`'s `group_commit.rs`), pipelined AppendEntries (`raft`'s
 /// `pipeline.rs`), ReadIndex reads (no log entry per `Get`, `raft`'s `read_index.rs`), PreVote
-/// (`pre_vote.rs`) and CheckQuorum (`check_quorum.rs`). `kvserver --no-group-commit
-/// --no-pipeline --no-read-index --no-pre-vote --no-check-quorum` runs the lab's path instead.
+/// (`pre_vote.rs`), CheckQuorum (`check_quorum.rs`), InstallSnapshot in pieces of
+/// [`SNAPSHOT_CHUNK`] (`snapshot.rs`), and snapshots written in the background once the log
+/// has grown past [`SNAPSHOT_GROWTH`] percent of the last one (`rsm`'s `background.rs`).
+/// `kvserver --no-group-commit --no-pipeline --no-read-index --no-pre-vote --no-check-quorum
+/// --snapshot-chunk 0 --snapshot-growth 0 --no-background-snapshots` runs the lab's path
+/// instead.
 pub const LEVERS: rsm::Options = rsm::Options {
     raft: raft::Options {
         group_commit: true,
         pipeline: true,
         pre_vote: true,
         check_quorum: true,
+        snapshot_chunk: Some(SNAPSHOT_CHUNK),
     },
     read_index: true,
+    snapshot_growth: Some(SNAPSHOT_GROWTH),
+    background_snapshots: true,
 };
+
+/// Snapshot once the log has grown to this percentage of the last snapshot's size: each
+/// snapshot then writes at most as many bytes as the clients wrote since the last one, and
+/// the log held in memory and on disk stays at most about as large as the data.
+pub const SNAPSHOT_GROWTH: u32 = 100;
+
+/// The bytes of a snapshot per InstallSnapshot call: far under netrpc's largest frame
+/// ([`netrpc::MAX_FRAME`]), and small enough to cross a slow link within the call's deadline.
+pub const SNAPSHOT_CHUNK: usize = 1 << 20;
 
 /// What one server needs to know.
 #[derive(Debug, Clone)]

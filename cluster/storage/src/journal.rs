@@ -10,6 +10,12 @@
 //!   `fsync`, `rename` and a directory `fsync`, then appends the state's record naming it: the
 //!   record is the commit point, so a crash before it leaves the old state and the old snapshot,
 //!   and the new file, named by nothing, is removed at the next open.
+//! - `new-<n>.snap.tmp`, a snapshot being written a piece at a time (`Journal::create_snapshot`:
+//!   a service's snapshot made in the background, one received from a leader in pieces), with
+//!   no lock of the journal's held. It is checksummed as it is written, gets its header and an
+//!   `fsync` when finished, and becomes the next `snapshot-<n>.snap` by a `rename` and a
+//!   directory `fsync` when saved. The snapshot is only ever read a piece at a time: opening
+//!   checks its checksum that way, and the persister reads it from the file.
 //! - `LOCK`, locked while a journal has the directory open, so that two processes never write
 //!   one peer's state.
 //!
@@ -19,11 +25,11 @@
 //! missing snapshot file, bad first bytes) is an error naming the file, and nothing is changed.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use raft::{Journal, Restored};
+use raft::{Journal, Restored, SnapshotFile, SnapshotLocation};
 
 use crate::record::{self, Record};
 
@@ -94,6 +100,10 @@ pub struct DiskJournal {
     state_len: u64,
     /// The number of the current snapshot file (0: the empty snapshot, no file).
     snapshot: u64,
+    /// The current snapshot's length.
+    snapshot_len: u64,
+    /// Snapshot files created to be written a piece at a time, for their names.
+    new_files: u64,
     /// Holds the directory's lock until the journal is dropped.
     _lock: File,
     faults: Faults,
@@ -135,15 +145,14 @@ impl DiskJournal {
         }
         let bytes = fs::read(&log_path).map_err(|e| Error::io(&log_path, "cannot read", e))?;
         let replayed = record::replay(&bytes).map_err(|what| Error::corrupt(&log_path, what))?;
-        let snapshot = if replayed.snapshot == 0 {
-            Vec::new()
+        let snapshot_len = if replayed.snapshot == 0 {
+            0
         } else {
             let path = dir.join(snapshot_name(replayed.snapshot));
-            let file = fs::read(&path)
+            let file = File::open(&path)
                 .map_err(|e| Error::io(&path, "cannot read the snapshot the state log names", e))?;
-            record::decode_snapshot(&file)
+            record::check_snapshot(io::BufReader::new(file))
                 .map_err(|what| Error::corrupt(&path, what))?
-                .to_vec()
         };
         let log = OpenOptions::new()
             .append(true)
@@ -167,6 +176,8 @@ impl DiskJournal {
             log_len: replayed.good_len as u64,
             state_len: (replayed.head.len() + replayed.body.len()) as u64,
             snapshot: replayed.snapshot,
+            snapshot_len,
+            new_files: 0,
             _lock: lock,
             faults,
             on_sync: None,
@@ -174,7 +185,6 @@ impl DiskJournal {
         let restored = Restored {
             head: replayed.head,
             body: replayed.body,
-            snapshot,
         };
         Ok((restored, journal))
     }
@@ -202,6 +212,25 @@ impl DiskJournal {
         }
         self.log_len += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Appends the record that makes snapshot file `new` (0: none), of `len` bytes, and
+    /// `raft_state` the saved state: the commit point of a save with a snapshot. Then removes
+    /// the old snapshot's file.
+    fn commit_snapshot(&mut self, raft_state: &[u8], new: u64, len: u64) -> io::Result<()> {
+        let old = self.snapshot;
+        self.append(Record::Whole {
+            snapshot: new,
+            state: raft_state,
+        })?;
+        self.snapshot = new;
+        self.snapshot_len = len;
+        self.state_len = raft_state.len() as u64;
+        if old != 0 && old != new {
+            self.faults.step()?;
+            fs::remove_file(self.dir.join(snapshot_name(old)))?;
+        }
+        self.compact_if_due()
     }
 
     /// Rewrites the log as the two records that give its state, once it has grown past
@@ -241,26 +270,47 @@ impl DiskJournal {
 
 impl Journal for DiskJournal {
     fn save(&mut self, raft_state: &[u8], snapshot: &[u8]) -> io::Result<()> {
-        let old = self.snapshot;
         let new = if snapshot.is_empty() {
             0
         } else {
-            let new = old + 1;
+            let new = self.snapshot + 1;
             let bytes = record::encode_snapshot(snapshot);
             write_atomically(&self.dir, &snapshot_name(new), &bytes, &mut self.faults)?;
             new
         };
-        self.append(Record::Whole {
-            snapshot: new,
-            state: raft_state,
-        })?;
-        self.snapshot = new;
-        self.state_len = raft_state.len() as u64;
-        if old != 0 && old != new {
-            self.faults.step()?;
-            fs::remove_file(self.dir.join(snapshot_name(old)))?;
-        }
-        self.compact_if_due()
+        self.commit_snapshot(raft_state, new, snapshot.len() as u64)
+    }
+
+    fn create_snapshot(&mut self) -> io::Result<Box<dyn SnapshotFile>> {
+        self.new_files += 1;
+        let path = self.dir.join(format!("new-{:06}.snap.tmp", self.new_files));
+        let mut file = File::create(&path)?;
+        // The header is written last, once the length and checksum are known.
+        file.write_all(&[0; record::SNAPSHOT_HEADER])?;
+        Ok(Box::new(NewSnapshotFile {
+            file: io::BufWriter::with_capacity(1 << 20, file),
+            path: Some(path),
+            len: 0,
+            hasher: crc32fast::Hasher::new(),
+        }))
+    }
+
+    fn save_with_snapshot_file(&mut self, raft_state: &[u8], path: &Path) -> io::Result<()> {
+        let len = fs::metadata(path)?.len() - record::SNAPSHOT_HEADER as u64;
+        let new = self.snapshot + 1;
+        self.faults.step()?;
+        fs::rename(path, self.dir.join(snapshot_name(new)))?;
+        self.faults.step()?;
+        File::open(&self.dir)?.sync_all()?;
+        self.commit_snapshot(raft_state, new, len)
+    }
+
+    fn snapshot(&self) -> Option<SnapshotLocation> {
+        (self.snapshot != 0).then(|| SnapshotLocation {
+            path: self.dir.join(snapshot_name(self.snapshot)),
+            offset: record::SNAPSHOT_HEADER as u64,
+            len: self.snapshot_len,
+        })
     }
 
     fn save_raft_state_in_parts(
@@ -280,6 +330,53 @@ impl Journal for DiskJournal {
 
     fn location(&self) -> String {
         self.dir.display().to_string()
+    }
+}
+
+/// A snapshot file being written a piece at a time ([`Journal::create_snapshot`]): its data
+/// after room for the header, which [`SnapshotFile::finish`] fills in before syncing it.
+/// Dropped unfinished, the file is removed.
+struct NewSnapshotFile {
+    file: io::BufWriter<File>,
+    /// `None` once finished.
+    path: Option<PathBuf>,
+    len: u64,
+    hasher: crc32fast::Hasher,
+}
+
+impl Write for NewSnapshotFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl SnapshotFile for NewSnapshotFile {
+    fn finish(mut self: Box<Self>) -> io::Result<PathBuf> {
+        let crc = std::mem::take(&mut self.hasher).finalize();
+        let header = record::snapshot_header(self.len, crc);
+        self.file.flush()?;
+        let file = self.file.get_mut();
+        file.seek(io::SeekFrom::Start(0))?;
+        file.write_all(&header)?;
+        file.sync_all()?;
+        self.path
+            .take()
+            .ok_or_else(|| io::Error::other("a snapshot file finished twice"))
+    }
+}
+
+impl Drop for NewSnapshotFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 
@@ -364,18 +461,30 @@ mod tests {
     /// A state as head and body, and the snapshot: what the journal must give back.
     type Image = (Vec<u8>, Vec<u8>, Vec<u8>);
 
-    fn image(restored: &Restored) -> Image {
+    fn image(restored: &Restored, journal: &DiskJournal) -> Image {
         (
             restored.head.clone(),
             restored.body.clone(),
-            restored.snapshot.clone(),
+            snapshot_of(journal),
         )
+    }
+
+    /// The snapshot `journal` holds, read from its file.
+    fn snapshot_of(journal: &DiskJournal) -> Vec<u8> {
+        let Some(at) = journal.snapshot() else {
+            return Vec::new();
+        };
+        let file = fs::read(&at.path).unwrap();
+        let from = at.offset as usize;
+        file[from..from + at.len as usize].to_vec()
     }
 
     /// One save of the script below and the image after it.
     enum Save {
         Whole(&'static [u8], &'static [u8]),
         Parts(&'static [u8], usize, &'static [u8]),
+        /// A save with a snapshot written a piece at a time (two pieces) beforehand.
+        Written(&'static [u8], &'static [u8]),
     }
 
     const SCRIPT: &[Save] = &[
@@ -385,6 +494,8 @@ mod tests {
         Save::Parts(b"h2", 0, b"entry3"),
         Save::Parts(b"h3", 3, b"e4"),
         Save::Whole(b"state-b", b"snapshot-2"),
+        Save::Written(b"state-w", b"written-snapshot"),
+        Save::Parts(b"h5", 0, b"entry6"),
         Save::Whole(b"state-c", b""),
         Save::Parts(b"h4", 0, b"entry5"),
     ];
@@ -403,6 +514,15 @@ mod tests {
                 image.1.extend_from_slice(tail);
                 journal.save_raft_state_in_parts(head, keep, tail)
             }
+            Save::Written(state, snapshot) => {
+                *image = (state.to_vec(), Vec::new(), snapshot.to_vec());
+                let mut file = journal.create_snapshot()?;
+                let (first, second) = snapshot.split_at(snapshot.len() / 2);
+                file.write_all(first)?;
+                file.write_all(second)?;
+                let path = file.finish()?;
+                journal.save_with_snapshot_file(state, &path)
+            }
         }
     }
 
@@ -420,7 +540,7 @@ mod tests {
             apply(save, &mut journal, &mut expected).unwrap();
             drop(journal);
             let (restored, reopened) = DiskJournal::open(&dir).unwrap();
-            assert_eq!(image(&restored), expected, "after save {i}");
+            assert_eq!(image(&restored, &reopened), expected, "after save {i}");
             journal = reopened;
         }
         drop(journal);
@@ -463,7 +583,7 @@ mod tests {
             crashes += 1;
             let (restored, mut journal) = DiskJournal::open(&dir)
                 .unwrap_or_else(|e| panic!("crash after {crash_after} steps, in save {i}: {e}"));
-            let found = image(&restored);
+            let found = image(&restored, &journal);
             assert!(
                 found == before || found == after,
                 "crash after {crash_after} steps, in save {i}: found {found:?}"
@@ -472,8 +592,8 @@ mod tests {
             let mut next = found;
             apply(&SCRIPT[0], &mut journal, &mut next).unwrap();
             drop(journal);
-            let (restored, _) = DiskJournal::open(&dir).unwrap();
-            assert_eq!(image(&restored), next);
+            let (restored, journal) = DiskJournal::open(&dir).unwrap();
+            assert_eq!(image(&restored, &journal), next);
         }
         assert!(crashes > SCRIPT.len(), "every save had a step to crash in");
         fs::remove_dir_all(&dir).unwrap();
@@ -506,7 +626,7 @@ mod tests {
         );
         drop(journal);
         let (restored, mut journal) = DiskJournal::open(&dir).unwrap();
-        assert_eq!(image(&restored), expected);
+        assert_eq!(image(&restored, &journal), expected);
         // The persister's next save keeps a prefix of the body it knows.
         journal.save_raft_state_in_parts(b"h", 1000, b"z").unwrap();
         drop(journal);
@@ -531,8 +651,8 @@ mod tests {
         journal.save(&state, b"new snapshot").unwrap();
         assert!(journal.log_len < COMPACT_MIN, "the save compacted the log");
         drop(journal);
-        let (restored, _) = DiskJournal::open(&dir).unwrap();
-        assert_eq!(restored.snapshot, b"new snapshot");
+        let (restored, journal) = DiskJournal::open(&dir).unwrap();
+        assert_eq!(snapshot_of(&journal), b"new snapshot");
         assert_eq!(restored.head, state);
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -10,7 +10,10 @@
 //! - `2`, [`Record::Parts`]: `keep: u64 LE | head length: u32 LE | head | tail`: the head is
 //!   replaced, the body cut to `keep` bytes and `tail` appended (`Persister::save_raft_state_in_parts`).
 //!
-//! A snapshot file is [`SNAPSHOT_MAGIC`], `length: u64 LE`, `crc32: u32 LE`, then the snapshot.
+//! A snapshot file is [`SNAPSHOT_MAGIC`], `length: u64 LE`, `crc32: u32 LE`, then the snapshot;
+//! it is checked by reading it a piece at a time ([`check_snapshot`]), never whole.
+
+use std::io::Read;
 
 /// The first bytes of a state log.
 pub(crate) const LOG_MAGIC: &[u8; 8] = b"RAFTLOG1";
@@ -149,36 +152,67 @@ fn apply(state: &mut Replayed, payload: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Bytes before a snapshot file's data: the magic, the data's length and its checksum.
+pub(crate) const SNAPSHOT_HEADER: usize = 20;
+
+/// The header of a snapshot file whose data is `len` bytes with checksum `crc`.
+pub(crate) fn snapshot_header(len: u64, crc: u32) -> [u8; SNAPSHOT_HEADER] {
+    let mut header = [0; SNAPSHOT_HEADER];
+    header[..8].copy_from_slice(SNAPSHOT_MAGIC);
+    header[8..16].copy_from_slice(&len.to_le_bytes());
+    header[16..].copy_from_slice(&crc.to_le_bytes());
+    header
+}
+
 /// A snapshot file's bytes.
 pub(crate) fn encode_snapshot(snapshot: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 12 + snapshot.len());
-    out.extend_from_slice(SNAPSHOT_MAGIC);
-    out.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(snapshot).to_le_bytes());
+    let mut out = Vec::with_capacity(SNAPSHOT_HEADER + snapshot.len());
+    out.extend_from_slice(&snapshot_header(
+        snapshot.len() as u64,
+        crc32fast::hash(snapshot),
+    ));
     out.extend_from_slice(snapshot);
     out
 }
 
-/// The snapshot a snapshot file holds. A snapshot file is written whole before it is renamed
-/// into place, so anything short of a perfect frame is corruption.
-pub(crate) fn decode_snapshot(file: &[u8]) -> Result<&[u8], String> {
-    let header = SNAPSHOT_MAGIC.len() + 12;
-    if file.len() < header || &file[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
+/// Checks a snapshot file, read from `file` a piece at a time, and returns its data's length.
+/// A snapshot file is complete and synced before it is renamed into place, so anything short
+/// of a perfect frame is corruption.
+pub(crate) fn check_snapshot(mut file: impl Read) -> Result<u64, String> {
+    let mut header = [0; SNAPSHOT_HEADER];
+    let mut got = 0;
+    while got < SNAPSHOT_HEADER {
+        match file.read(&mut header[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(err) => return Err(format!("cannot be read: {err}")),
+        }
+    }
+    if got < SNAPSHOT_HEADER || &header[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
         return Err("not a snapshot file (its first bytes are wrong)".to_string());
     }
-    let len = u64::from_le_bytes(long(&file[8..16]));
-    let crc = u32::from_le_bytes(word(&file[16..20]));
-    let data = &file[header..];
-    if data.len() as u64 != len {
-        return Err(format!(
-            "holds {} bytes of a snapshot of {len} bytes",
-            data.len()
-        ));
+    let len = u64::from_le_bytes(long(&header[8..16]));
+    let crc = u32::from_le_bytes(word(&header[16..20]));
+    let mut hasher = crc32fast::Hasher::new();
+    let mut held = 0u64;
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                held += n as u64;
+            }
+            Err(err) => return Err(format!("cannot be read: {err}")),
+        }
     }
-    if crc32fast::hash(data) != crc {
+    if held != len {
+        return Err(format!("holds {held} bytes of a snapshot of {len} bytes"));
+    }
+    if hasher.finalize() != crc {
         return Err("fails its checksum".to_string());
     }
-    Ok(data)
+    Ok(len)
 }
 
 fn word(bytes: &[u8]) -> [u8; 4] {
@@ -301,18 +335,23 @@ mod tests {
     #[test]
     fn snapshot_files_round_trip_and_refuse_damage() {
         let file = encode_snapshot(b"the snapshot");
-        assert_eq!(decode_snapshot(&file).unwrap(), b"the snapshot");
-        assert_eq!(decode_snapshot(&encode_snapshot(b"")).unwrap(), b"");
-        let err = decode_snapshot(&file[..file.len() - 1]).unwrap_err();
+        assert_eq!(check_snapshot(&file[..]).unwrap(), 12);
+        assert_eq!(&file[SNAPSHOT_HEADER..], b"the snapshot");
+        assert_eq!(check_snapshot(&encode_snapshot(b"")[..]).unwrap(), 0);
+        let err = check_snapshot(&file[..file.len() - 1]).unwrap_err();
         assert!(
             err.contains("holds 11 bytes of a snapshot of 12 bytes"),
             "{err}"
         );
         let mut flipped = file.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(decode_snapshot(&flipped).unwrap_err().contains("checksum"));
         assert!(
-            decode_snapshot(b"RAFTLOG1")
+            check_snapshot(&flipped[..])
+                .unwrap_err()
+                .contains("checksum")
+        );
+        assert!(
+            check_snapshot(&b"RAFTLOG1"[..])
                 .unwrap_err()
                 .contains("not a snapshot")
         );

@@ -1,7 +1,6 @@
 //! The state machine: the key/value map and the duplicate table, changed only by `apply`.
 
-use std::collections::HashMap;
-
+use imbl::HashMap;
 use rsm::{OpId, Sessions, StateMachine};
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +34,15 @@ pub enum Op {
 
 /// The replicated state of one server: its snapshot is this struct, duplicate table included.
 ///
-/// The map is a `HashMap`: no output depends on its order, and replicas never compare their
-/// snapshots' bytes.
+/// The map is a hash map: no output depends on its order, and replicas never compare their
+/// snapshots' bytes. Not in the lab: it is `imbl`'s persistent one, not the standard library's,
+/// so that a clone shares every node with the original until one of them changes it. Beyond
+/// the lab, the server clones its state for a snapshot written in the background
+/// (`rsm::Options::background_snapshots`). Measured on this project's machine with a million
+/// 1 KB values: cloning a standard map took 1.1 to 3.0 s, during which nothing is applied, and
+/// holds the data twice; cloning this one took under a microsecond. Inserting the million took
+/// the same time in both (1.4 to 1.7 s). The price comes after a clone: the first write to
+/// each node copies it, so 10,000 new keys took 0.2 s instead of about 0.02 s.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvStore {
     data: HashMap<String, String>,

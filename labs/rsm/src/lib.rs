@@ -54,6 +54,7 @@
 //! taken, installed, or ignored as older than the applied state), KILL (the layer stopped, its
 //! reader joined; logged with term 0). `RUST_LOG=rsm=debug` turns them on.
 
+mod background;
 mod logging;
 mod machine;
 mod rsm;
@@ -61,6 +62,7 @@ mod sessions;
 pub mod snapshot;
 pub mod waiters;
 
+pub use background::{SnapshotStats, has_grown};
 pub use machine::StateMachine;
 pub use rsm::{Error, Options, Rsm, TERM_CHECK};
 pub use sessions::{OpId, Sessions};

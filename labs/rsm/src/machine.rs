@@ -17,7 +17,12 @@ use serde::de::DeserializeOwned;
 ///
 /// [`Rsm::start`]: crate::Rsm::start
 /// [`Rsm::start_from`]: crate::Rsm::start_from
-pub trait StateMachine: Serialize + DeserializeOwned + Send + 'static {
+///
+/// Beyond the lab, a snapshot written in the background (`Options::background_snapshots`)
+/// starts from a clone taken by the reader, so cloning should be cheap: a persistent map, whose
+/// clone shares its nodes until either copy changes them (kvraft's `KvStore`), costs next to
+/// nothing however large the state.
+pub trait StateMachine: Serialize + DeserializeOwned + Clone + Send + 'static {
     /// An operation as it travels on the log.
     type Op: Serialize + DeserializeOwned + std::fmt::Debug + Send;
     /// What applying an operation answers.

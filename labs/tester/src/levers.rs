@@ -1,7 +1,7 @@
 //! Which of the real cluster's levers the lab's tests run with: none unless `LAB_LEVERS` names
 //! them, so `cargo test` runs the lab's path.
-//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum cargo test` (or `all`)
-//! runs the same tests with the switches on, to show they break nothing.
+//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,background-snapshots cargo test`
+//! (or `all`) runs the same tests with the switches on, to show they break nothing.
 
 /// The levers a harness turns on (it maps them onto `raft::Options` and `rsm::Options`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,7 +16,18 @@ pub struct Levers {
     pub pre_vote: bool,
     /// CheckQuorum (`raft`'s `check_quorum.rs`).
     pub check_quorum: bool,
+    /// InstallSnapshot in pieces of [`SNAPSHOT_CHUNK`] bytes (`raft`'s `snapshot.rs`).
+    pub snapshot_chunks: bool,
+    /// Snapshots written in the background (`rsm`'s `background.rs`). Not the growth factor
+    /// beside it: the lab's tests bound the log at a multiple of `maxraftstate` whatever
+    /// the snapshot's size, which a log that must outgrow the snapshot breaks by design.
+    pub background_snapshots: bool,
 }
+
+/// The piece of a snapshot per InstallSnapshot call under `snapshot-chunks`: small, so that
+/// the lab's snapshots (a few hundred bytes to a few kilobytes) go in many pieces, and the
+/// unreliable network loses, delays and repeats some of them.
+pub const SNAPSHOT_CHUNK: usize = 256;
 
 /// The environment variable that names the levers.
 pub const VARIABLE: &str = "LAB_LEVERS";
@@ -42,6 +53,8 @@ impl Levers {
                 "read-index" => levers.read_index = true,
                 "pre-vote" => levers.pre_vote = true,
                 "check-quorum" => levers.check_quorum = true,
+                "snapshot-chunks" => levers.snapshot_chunks = true,
+                "background-snapshots" => levers.background_snapshots = true,
                 "all" => {
                     levers = Levers {
                         group_commit: true,
@@ -49,12 +62,14 @@ impl Levers {
                         read_index: true,
                         pre_vote: true,
                         check_quorum: true,
+                        snapshot_chunks: true,
+                        background_snapshots: true,
                     }
                 }
                 other => {
                     return Err(format!(
                         "no lever `{other}` (there are group-commit, pipeline, read-index, \
-                         pre-vote, check-quorum and all)"
+                         pre-vote, check-quorum, snapshot-chunks, background-snapshots and all)"
                     ));
                 }
             }
@@ -78,7 +93,10 @@ mod tests {
             })
         );
         assert_eq!(
-            Levers::parse(" group-commit , pipeline,read-index,pre-vote,check-quorum"),
+            Levers::parse(
+                " group-commit , pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,\
+                 background-snapshots"
+            ),
             Levers::parse("all")
         );
         assert!(Levers::parse("group-commit,pipelining").is_err());

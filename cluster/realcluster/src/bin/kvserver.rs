@@ -29,7 +29,8 @@ struct Args {
     /// The address to serve /metrics on (Prometheus' text format).
     #[arg(long)]
     metrics: Option<String>,
-    /// Snapshot when the Raft state reaches this many bytes (0: never).
+    /// Snapshot when the Raft state reaches this many bytes (0: never); see also
+    /// --snapshot-growth.
     #[arg(long, default_value_t = 1 << 20)]
     maxraftstate: usize,
     /// Serve clients over TLS with this certificate (PEM); needs --tls-key.
@@ -65,6 +66,19 @@ struct Args {
     /// when no majority has answered within an election timeout, is the default).
     #[arg(long)]
     no_check_quorum: bool,
+    /// Send a snapshot to a follower in pieces of this many bytes, each its own call (0: the
+    /// whole snapshot in one call, as the lab does, which fails past 64 MiB).
+    #[arg(long, default_value_t = realcluster::SNAPSHOT_CHUNK)]
+    snapshot_chunk: usize,
+    /// Snapshot only once the Raft state has also grown to this percentage of the last
+    /// snapshot's size (0: at --maxraftstate alone, as the lab does, which writes the whole
+    /// data set again every --maxraftstate bytes).
+    #[arg(long, default_value_t = realcluster::SNAPSHOT_GROWTH)]
+    snapshot_growth: u32,
+    /// Encode snapshots on the thread that applies commands, which waits meanwhile, as the lab
+    /// does (writing them in the background from a copy of the state is the default).
+    #[arg(long)]
+    no_background_snapshots: bool,
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
@@ -108,8 +122,11 @@ fn config(args: Args) -> Result<NodeConfig, String> {
                 pipeline: !args.no_pipeline,
                 pre_vote: !args.no_pre_vote,
                 check_quorum: !args.no_check_quorum,
+                snapshot_chunk: (args.snapshot_chunk > 0).then_some(args.snapshot_chunk),
             },
             read_index: !args.no_read_index,
+            snapshot_growth: (args.snapshot_growth > 0).then_some(args.snapshot_growth),
+            background_snapshots: !args.no_background_snapshots,
         },
     })
 }

@@ -150,8 +150,13 @@ fn start_kv_server(
             pipeline: levers.pipeline,
             pre_vote: levers.pre_vote,
             check_quorum: levers.check_quorum,
+            snapshot_chunk: levers
+                .snapshot_chunks
+                .then_some(tester::levers::SNAPSHOT_CHUNK),
         },
         read_index: levers.read_index,
+        snapshot_growth: None,
+        background_snapshots: levers.background_snapshots,
     };
     let kv = KvServer::start_with(ends, me, persister, maxraftstate, options);
     Replica {

@@ -28,7 +28,7 @@ pub enum Reply {
 }
 
 /// One server's replicated counter; the snapshot is this struct.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Counter {
     /// Go's `rsmSrv.counter`.
     pub n: u64,

@@ -326,6 +326,11 @@ let args = AppendEntriesArgs {
         with: Code(""),
     },
     Stub {
+        name: "snapshot-saved",
+        what: "`snapshot_saved_locked`: what follows saving a new snapshot",
+        with: Code(""),
+    },
+    Stub {
         name: "persist-tests",
         what: "the unit tests of the encoding",
         with: Nothing,
@@ -347,6 +352,11 @@ let args = AppendEntriesArgs {
         with: Code(""),
     },
     Stub {
+        name: "snapshot-acceptable",
+        what: "`snapshot_acceptable_locked`: whether the service may snapshot through an index",
+        with: Code("false"),
+    },
+    Stub {
         name: "install-snapshot-call",
         what: "`install_snapshot_call_locked`: an InstallSnapshot for a follower, as a call",
         with: Code("self.call_to(to, |_| {})"),
@@ -366,6 +376,16 @@ let args = AppendEntriesArgs {
         what: "`install_snapshot`: the InstallSnapshot handler (Figure 13)",
         with: Code("InstallSnapshotReply::default()"),
     },
+    Stub {
+        name: "snapshot-covered",
+        what: "`covered_locked`: a snapshot that adds nothing to the log",
+        with: Code("false"),
+    },
+    Stub {
+        name: "install",
+        what: "`install_locked`: install a snapshot (Figure 13, steps 6-8)",
+        with: Code(""),
+    },
     // src/apply.rs
     Stub {
         name: "applier",
@@ -380,6 +400,11 @@ while !st.dead {
         ),
     },
     Stub {
+        name: "applier-read-snapshot",
+        what: "`run_applier`: read an installed snapshot from the persister",
+        with: Code("Batch::Snapshot { .. } => Vec::new(),"),
+    },
+    Stub {
         name: "applier-snapshot-wait",
         what: "`run_applier`: an installed snapshot to deliver",
         with: Code(""),
@@ -387,7 +412,7 @@ while !st.dead {
     Stub {
         name: "next-batch",
         what: "`next_batch_locked`: the committed commands to deliver next",
-        with: Code("Vec::new()"),
+        with: Code("Batch::Commands(Vec::new())"),
     },
     Stub {
         name: "next-batch-snapshot",
