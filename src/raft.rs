@@ -59,6 +59,11 @@ pub struct Status {
     pub commit_index: u64,
     /// The last index the snapshot covers (0 without one).
     pub snapshot_index: u64,
+    /// Leaders: the followers that need the snapshot, being sent to them (not in the lab).
+    pub snapshots_sending: usize,
+    /// Leaders: the bytes of the snapshot those followers have received so far, summed (with
+    /// `Options::snapshot_chunk`; otherwise 0).
+    pub snapshot_bytes_sent: u64,
 }
 
 /// Switches beyond the lab, for a cluster on real disks and sockets (`realcluster` turns them
@@ -230,12 +235,23 @@ impl Raft {
     /// The peer's term, role, log length, commit index and snapshot index, taken together.
     pub fn status(&self) -> Status {
         let st = self.peer.state.lock();
+        let sending: Vec<u64> = match st.role {
+            Role::Leader => st
+                .progress
+                .iter()
+                .filter(|p| p.next_index <= st.log.last_included_index())
+                .map(|p| p.snapshot.offset)
+                .collect(),
+            _ => Vec::new(),
+        };
         Status {
             term: st.current_term,
             role: st.role,
             last_log_index: st.log.last_index(),
             commit_index: st.commit_index,
             snapshot_index: st.log.last_included_index(),
+            snapshots_sending: sending.len(),
+            snapshot_bytes_sent: sending.iter().sum(),
         }
     }
 

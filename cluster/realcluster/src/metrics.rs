@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use prometheus::core::Metric as _;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 /// Latency buckets of client operations, in seconds: 100 µs to 10 s.
@@ -39,6 +39,8 @@ pub struct RaftFigures {
     pub raft_state_bytes: usize,
     pub snapshot_bytes: usize,
     pub open_connections: usize,
+    /// The snapshots written in the background, if they are.
+    pub snapshots: Option<rsm::SnapshotStats>,
 }
 
 /// Every metric of one server.
@@ -57,6 +59,12 @@ pub struct Metrics {
     snapshot_bytes: IntGauge,
     raft_state_bytes: IntGauge,
     open_connections: IntGauge,
+    snapshots_sending: IntGauge,
+    snapshot_bytes_sent: IntGauge,
+    snapshots_taken: IntGauge,
+    snapshot_last_bytes: IntGauge,
+    snapshot_last_seconds: Gauge,
+    snapshot_writing: IntGauge,
 }
 
 /// The names a metric is registered under are fixed, so registering cannot fail but by a
@@ -142,6 +150,28 @@ impl Metrics {
             snapshot_bytes: gauge("raft_snapshot_bytes", "Bytes of the saved snapshot"),
             raft_state_bytes: gauge("raft_state_bytes", "Bytes of the saved Raft state"),
             open_connections: gauge("client_connections", "Open connections from clients"),
+            snapshots_sending: gauge(
+                "raft_snapshots_sending",
+                "Followers the leader is sending its snapshot to",
+            ),
+            snapshot_bytes_sent: gauge(
+                "raft_snapshot_bytes_sent",
+                "Bytes of the snapshot those followers have received so far",
+            ),
+            snapshots_taken: gauge(
+                "snapshots_taken",
+                "Snapshots written in the background since the server started",
+            ),
+            snapshot_last_bytes: gauge("snapshot_last_bytes", "Bytes of the last snapshot taken"),
+            snapshot_last_seconds: registered(
+                &registry,
+                Gauge::new(
+                    "snapshot_last_seconds",
+                    "Time the last snapshot took to encode and save",
+                )
+                .unwrap_or_else(|e| panic!("snapshot_last_seconds: {e}")),
+            ),
+            snapshot_writing: gauge("snapshot_writing", "1 while a snapshot is being written"),
             registry,
         }
     }
@@ -218,6 +248,17 @@ impl Metrics {
             .set(gauge_value(raft.raft_state_bytes));
         self.open_connections
             .set(gauge_value(raft.open_connections));
+        self.snapshots_sending.set(gauge_value(s.snapshots_sending));
+        self.snapshot_bytes_sent
+            .set(gauge_value(s.snapshot_bytes_sent));
+        if let Some(snapshots) = &raft.snapshots {
+            self.snapshots_taken.set(gauge_value(snapshots.taken));
+            self.snapshot_last_bytes
+                .set(gauge_value(snapshots.last_bytes));
+            self.snapshot_last_seconds
+                .set(snapshots.last_duration.as_secs_f64());
+            self.snapshot_writing.set(i64::from(snapshots.writing));
+        }
         let mut page = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut page) {
             log::warn!("metrics: cannot encode: {e}");
@@ -380,10 +421,18 @@ mod tests {
                 last_log_index: 90,
                 commit_index: 88,
                 snapshot_index: 80,
+                snapshots_sending: 1,
+                snapshot_bytes_sent: 4096,
             },
             raft_state_bytes: 1234,
             snapshot_bytes: 99,
             open_connections: 3,
+            snapshots: Some(rsm::SnapshotStats {
+                taken: 5,
+                last_bytes: 99,
+                last_duration: Duration::from_millis(250),
+                writing: true,
+            }),
         });
         for line in [
             "kv_operations_total{op=\"get\",server=\"2\"} 2",
@@ -395,6 +444,12 @@ mod tests {
             "kv_raft_state_bytes{server=\"2\"} 1234",
             "kv_client_connections{server=\"2\"} 3",
             "kv_fsync_seconds_count{server=\"2\"} 1",
+            "kv_raft_snapshots_sending{server=\"2\"} 1",
+            "kv_raft_snapshot_bytes_sent{server=\"2\"} 4096",
+            "kv_snapshots_taken{server=\"2\"} 5",
+            "kv_snapshot_last_bytes{server=\"2\"} 99",
+            "kv_snapshot_last_seconds{server=\"2\"} 0.25",
+            "kv_snapshot_writing{server=\"2\"} 1",
         ] {
             assert!(page.contains(line), "{line} not in\n{page}");
         }

@@ -74,6 +74,7 @@ impl ClientService {
             raft_state_bytes: self.persister.raft_state_size(),
             snapshot_bytes: self.persister.snapshot_size(),
             open_connections: self.client_connections.load(Ordering::Relaxed),
+            snapshots: self.kv.snapshot_stats(),
         }
     }
 }
@@ -124,6 +125,12 @@ impl grpc::KvHandler for ClientService {
             open_connections: figures.open_connections as u64,
             fsyncs,
             fsync_seconds,
+            snapshots_taken: figures.snapshots.map_or(0, |s| s.taken),
+            last_snapshot_seconds: figures
+                .snapshots
+                .map_or(0.0, |s| s.last_duration.as_secs_f64()),
+            snapshots_sending: s.snapshots_sending as u64,
+            snapshot_bytes_sent: s.snapshot_bytes_sent,
         }
     }
 

@@ -71,6 +71,12 @@ impl KvServer {
         self.rsm.raft()
     }
 
+    /// The snapshots this server has written in the background (not in the lab: `None`
+    /// without `rsm::Options::background_snapshots`).
+    pub fn snapshot_stats(&self) -> Option<rsm::SnapshotStats> {
+        self.rsm.snapshot_stats()
+    }
+
     /// Stops the server and its Raft peer; handlers still waiting answer `WrongLeader` at
     /// once. Returns promptly; calling it again does nothing.
     pub fn kill(&self) {

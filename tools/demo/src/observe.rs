@@ -219,6 +219,8 @@ mod tests {
                 last_log_index: 0,
                 commit_index: 0,
                 snapshot_index: 0,
+                snapshots_sending: 0,
+                snapshot_bytes_sent: 0,
             },
             connected,
         })

@@ -155,7 +155,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
 
 fn status(servers: &[String], tls: Option<&ClientTls>) -> ExitCode {
     println!(
-        "{:<21} {:>2} {:>9} {:>5} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>8}",
+        "{:<21} {:>2} {:>9} {:>5} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>8} {:>5} {:>6} {:>13}",
         "server",
         "id",
         "role",
@@ -171,7 +171,10 @@ fn status(servers: &[String], tls: Option<&ClientTls>) -> ExitCode {
         "p50 µs",
         "p99 µs",
         "conns",
-        "fsync µs"
+        "fsync µs",
+        "snaps",
+        "snap s",
+        "sending snap"
     );
     let mut answered = 0;
     for addr in servers {
@@ -183,8 +186,18 @@ fn status(servers: &[String], tls: Option<&ClientTls>) -> ExitCode {
                 } else {
                     s.fsync_seconds * 1e6 / s.fsyncs as f64
                 };
+                // Followers being sent the snapshot, and how much of it they have.
+                let sending = if s.snapshots_sending == 0 {
+                    "-".to_string()
+                } else {
+                    format!(
+                        "{} at {} MiB",
+                        s.snapshots_sending,
+                        s.snapshot_bytes_sent >> 20
+                    )
+                };
                 println!(
-                    "{addr:<21} {:>2} {:>9} {:>5} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>8.0}",
+                    "{addr:<21} {:>2} {:>9} {:>5} {:>8} {:>8} {:>8} {:>10} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>5} {:>8.0} {:>5} {:>6.2} {:>13}",
                     s.me,
                     s.role,
                     s.term,
@@ -199,7 +212,10 @@ fn status(servers: &[String], tls: Option<&ClientTls>) -> ExitCode {
                     s.p50_micros,
                     s.p99_micros,
                     s.open_connections,
-                    fsync_micros
+                    fsync_micros,
+                    s.snapshots_taken,
+                    s.last_snapshot_seconds,
+                    sending
                 );
             }
             Err(err) => println!("{addr:<21} (no answer: {err})"),
