@@ -91,6 +91,10 @@ pub struct Options {
     /// that replaces its own only once complete (`snapshot.rs`); a lost piece is sent again
     /// from where the follower stands. `None`: the whole snapshot in one call, as in the lab.
     pub snapshot_chunk: Option<usize>,
+    /// An AppendEntries carries at most this many bytes of commands (at least one entry), so
+    /// that a follower far behind catches up in calls that each arrive within their deadline
+    /// (`batch` in `replication.rs`). `None`: every entry the follower lacks, as in the lab.
+    pub append_bytes: Option<usize>,
 }
 
 /// A handle on one Raft peer. Clones share the peer.

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use parking_lot::MutexGuard;
 
-use crate::log::Log;
+use crate::log::{Entry, Log};
 use crate::logging::rlog;
 use crate::peer::Peer;
 use crate::pipeline::pipelined_send_due;
@@ -64,6 +64,26 @@ pub(crate) fn next_index_after_rejection(log: &Log, reply: &AppendEntriesReply) 
         },
     }
     // solution: end fast-backup-leader
+}
+
+/// The entries of `entries` one AppendEntries carries: all of them in the lab; beyond it, with
+/// `Options::append_bytes`, the first ones whose commands fit in `max_bytes` (at least one).
+/// A follower far behind then catches up in many calls, each within its deadline and far
+/// under netrpc's largest frame, instead of one call that never gets through, built by
+/// cloning the whole backlog under the lock.
+fn batch(entries: &[Entry], max_bytes: Option<usize>) -> &[Entry] {
+    let Some(max_bytes) = max_bytes else {
+        return entries;
+    };
+    let mut bytes = 0;
+    let fit = entries
+        .iter()
+        .take_while(|entry| {
+            bytes += entry.command.len();
+            bytes <= max_bytes
+        })
+        .count();
+    &entries[..fit.max(1).min(entries.len())]
 }
 
 impl Peer {
@@ -200,7 +220,11 @@ impl Peer {
                 .log
                 .term_at(prev_log_index)
                 .expect("next_index is past the snapshot, so prev_log_index has a term"),
-            entries: st.log.entries_from(prev_log_index + 1).to_vec(),
+            entries: batch(
+                st.log.entries_from(prev_log_index + 1),
+                self.options.append_bytes,
+            )
+            .to_vec(),
             leader_commit: st.commit_index,
         };
         st.progress[to].commit_sent = st.commit_index;
@@ -588,3 +612,32 @@ mod tests {
     }
 }
 // solution: end replication-tests
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    fn entries(sizes: &[usize]) -> Vec<Entry> {
+        sizes
+            .iter()
+            .map(|&n| Entry {
+                term: 1,
+                command: vec![0; n],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_holds_what_fits_and_at_least_one_entry() {
+        let all = entries(&[400, 400, 400, 400]);
+        assert_eq!(batch(&all, None).len(), 4, "the lab sends everything");
+        assert_eq!(batch(&all, Some(1000)).len(), 2);
+        assert_eq!(batch(&all, Some(1600)).len(), 4);
+        assert_eq!(
+            batch(&all, Some(100)).len(),
+            1,
+            "one entry too large goes alone"
+        );
+        assert_eq!(batch(&[], Some(100)).len(), 0, "a heartbeat");
+    }
+}

@@ -17,6 +17,7 @@ const STABLE: raft::Options = raft::Options {
     pre_vote: true,
     check_quorum: true,
     snapshot_chunk: None,
+    append_bytes: None,
 };
 
 /// The lab's path.
@@ -26,6 +27,7 @@ const LAB: raft::Options = raft::Options {
     pre_vote: false,
     check_quorum: false,
     snapshot_chunk: None,
+    append_bytes: None,
 };
 
 /// A follower cut off for ten election timeouts comes back: returns the leader and term before

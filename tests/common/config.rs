@@ -72,6 +72,7 @@ pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
         snapshot_chunk: levers
             .snapshot_chunks
             .then_some(tester::levers::SNAPSHOT_CHUNK),
+        append_bytes: levers.append_bytes.then_some(tester::levers::APPEND_BYTES),
     };
     make_config_with(n, unreliable, snapshot, options)
 }

@@ -55,10 +55,12 @@ const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// fsync for many commands, `raft`'s `group_commit.rs`), pipelined AppendEntries (`raft`'s
 /// `pipeline.rs`), ReadIndex reads (no log entry per `Get`, `raft`'s `read_index.rs`), PreVote
 /// (`pre_vote.rs`), CheckQuorum (`check_quorum.rs`), InstallSnapshot in pieces of
-/// [`SNAPSHOT_CHUNK`] (`snapshot.rs`), and snapshots written in the background once the log
+/// [`SNAPSHOT_CHUNK`] (`snapshot.rs`), AppendEntries of at most [`APPEND_BYTES`]
+/// (`replication.rs`), and snapshots written in the background once the log
 /// has grown past [`SNAPSHOT_GROWTH`] percent of the last one (`rsm`'s `background.rs`).
 /// `kvserver --no-group-commit --no-pipeline --no-read-index --no-pre-vote --no-check-quorum
-/// --snapshot-chunk 0 --snapshot-growth 0 --no-background-snapshots` runs the lab's path
+/// --snapshot-chunk 0 --append-bytes 0 --snapshot-growth 0 --no-background-snapshots` runs the
+/// lab's path
 /// instead.
 pub const LEVERS: rsm::Options = rsm::Options {
     raft: raft::Options {
@@ -67,6 +69,7 @@ pub const LEVERS: rsm::Options = rsm::Options {
         pre_vote: true,
         check_quorum: true,
         snapshot_chunk: Some(SNAPSHOT_CHUNK),
+        append_bytes: Some(APPEND_BYTES),
     },
     read_index: true,
     snapshot_growth: Some(SNAPSHOT_GROWTH),
@@ -77,6 +80,10 @@ pub const LEVERS: rsm::Options = rsm::Options {
 /// snapshot then writes at most as many bytes as the clients wrote since the last one, and
 /// the log held in memory and on disk stays at most about as large as the data.
 pub const SNAPSHOT_GROWTH: u32 = 100;
+
+/// The bytes of commands per AppendEntries call, for the same reasons as [`SNAPSHOT_CHUNK`]:
+/// a follower a gigabyte behind catches up in calls of a megabyte.
+pub const APPEND_BYTES: usize = 1 << 20;
 
 /// The bytes of a snapshot per InstallSnapshot call: far under netrpc's largest frame
 /// ([`netrpc::MAX_FRAME`]), and small enough to cross a slow link within the call's deadline.

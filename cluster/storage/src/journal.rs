@@ -230,7 +230,36 @@ impl DiskJournal {
             self.faults.step()?;
             fs::remove_file(self.dir.join(snapshot_name(old)))?;
         }
-        self.compact_if_due()
+        if self.compaction_due() {
+            // The state is `raft_state` alone, in hand: the new log is this one record, with
+            // no need to read the old log back (which, after a snapshot of a large state,
+            // holds about as many bytes as the snapshot).
+            let mut bytes = record::LOG_MAGIC.to_vec();
+            record::encode(
+                Record::Whole {
+                    snapshot: new,
+                    state: raft_state,
+                },
+                &mut bytes,
+            );
+            self.replace_log(&bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the log has grown past [`COMPACT_FACTOR`] times the state.
+    fn compaction_due(&self) -> bool {
+        self.log_len > (COMPACT_FACTOR * self.state_len).max(COMPACT_MIN)
+    }
+
+    /// Replaces the log with `bytes`, atomically.
+    fn replace_log(&mut self, bytes: &[u8]) -> io::Result<()> {
+        write_atomically(&self.dir, LOG_FILE, bytes, &mut self.faults)?;
+        self.log = OpenOptions::new()
+            .append(true)
+            .open(self.dir.join(LOG_FILE))?;
+        self.log_len = bytes.len() as u64;
+        Ok(())
     }
 
     /// Rewrites the log as the two records that give its state, once it has grown past
@@ -239,7 +268,7 @@ impl DiskJournal {
     /// counts on). The state comes from the log itself, so it is exactly what a reopen would
     /// find.
     fn compact_if_due(&mut self) -> io::Result<()> {
-        if self.log_len <= (COMPACT_FACTOR * self.state_len).max(COMPACT_MIN) {
+        if !self.compaction_due() {
             return Ok(());
         }
         let path = self.dir.join(LOG_FILE);
@@ -261,10 +290,7 @@ impl DiskJournal {
             },
             &mut bytes,
         );
-        write_atomically(&self.dir, LOG_FILE, &bytes, &mut self.faults)?;
-        self.log = OpenOptions::new().append(true).open(&path)?;
-        self.log_len = bytes.len() as u64;
-        Ok(())
+        self.replace_log(&bytes)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Which of the real cluster's levers the lab's tests run with: none unless `LAB_LEVERS` names
 //! them, so `cargo test` runs the lab's path.
-//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,background-snapshots cargo test`
+//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,append-bytes,background-snapshots cargo test`
 //! (or `all`) runs the same tests with the switches on, to show they break nothing.
 
 /// The levers a harness turns on (it maps them onto `raft::Options` and `rsm::Options`).
@@ -18,6 +18,8 @@ pub struct Levers {
     pub check_quorum: bool,
     /// InstallSnapshot in pieces of [`SNAPSHOT_CHUNK`] bytes (`raft`'s `snapshot.rs`).
     pub snapshot_chunks: bool,
+    /// AppendEntries of at most [`APPEND_BYTES`] of commands (`raft`'s `replication.rs`).
+    pub append_bytes: bool,
     /// Snapshots written in the background (`rsm`'s `background.rs`). Not the growth factor
     /// beside it: the lab's tests bound the log at a multiple of `maxraftstate` whatever
     /// the snapshot's size, which a log that must outgrow the snapshot breaks by design.
@@ -28,6 +30,11 @@ pub struct Levers {
 /// the lab's snapshots (a few hundred bytes to a few kilobytes) go in many pieces, and the
 /// unreliable network loses, delays and repeats some of them.
 pub const SNAPSHOT_CHUNK: usize = 256;
+
+/// The bytes of commands per AppendEntries under `append-bytes`: a few dozen of the lab's
+/// entries, so that a follower far behind (PartB's backup, PartC's Figure 8) catches up in
+/// several calls.
+pub const APPEND_BYTES: usize = 1024;
 
 /// The environment variable that names the levers.
 pub const VARIABLE: &str = "LAB_LEVERS";
@@ -55,6 +62,7 @@ impl Levers {
                 "check-quorum" => levers.check_quorum = true,
                 "snapshot-chunks" => levers.snapshot_chunks = true,
                 "background-snapshots" => levers.background_snapshots = true,
+                "append-bytes" => levers.append_bytes = true,
                 "all" => {
                     levers = Levers {
                         group_commit: true,
@@ -63,13 +71,15 @@ impl Levers {
                         pre_vote: true,
                         check_quorum: true,
                         snapshot_chunks: true,
+                        append_bytes: true,
                         background_snapshots: true,
                     }
                 }
                 other => {
                     return Err(format!(
                         "no lever `{other}` (there are group-commit, pipeline, read-index, \
-                         pre-vote, check-quorum, snapshot-chunks, background-snapshots and all)"
+                         pre-vote, check-quorum, snapshot-chunks, append-bytes, \
+                         background-snapshots and all)"
                     ));
                 }
             }
@@ -95,7 +105,7 @@ mod tests {
         assert_eq!(
             Levers::parse(
                 " group-commit , pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,\
-                 background-snapshots"
+                 append-bytes,background-snapshots"
             ),
             Levers::parse("all")
         );

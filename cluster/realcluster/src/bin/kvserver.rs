@@ -70,6 +70,10 @@ struct Args {
     /// whole snapshot in one call, as the lab does, which fails past 64 MiB).
     #[arg(long, default_value_t = realcluster::SNAPSHOT_CHUNK)]
     snapshot_chunk: usize,
+    /// Send a follower at most this many bytes of commands per AppendEntries (0: every entry
+    /// it lacks in one call, as the lab does, which a follower far behind never receives).
+    #[arg(long, default_value_t = realcluster::APPEND_BYTES)]
+    append_bytes: usize,
     /// Snapshot only once the Raft state has also grown to this percentage of the last
     /// snapshot's size (0: at --maxraftstate alone, as the lab does, which writes the whole
     /// data set again every --maxraftstate bytes).
@@ -123,6 +127,7 @@ fn config(args: Args) -> Result<NodeConfig, String> {
                 pre_vote: !args.no_pre_vote,
                 check_quorum: !args.no_check_quorum,
                 snapshot_chunk: (args.snapshot_chunk > 0).then_some(args.snapshot_chunk),
+                append_bytes: (args.append_bytes > 0).then_some(args.append_bytes),
             },
             read_index: !args.no_read_index,
             snapshot_growth: (args.snapshot_growth > 0).then_some(args.snapshot_growth),

@@ -153,6 +153,7 @@ fn start_kv_server(
             snapshot_chunk: levers
                 .snapshot_chunks
                 .then_some(tester::levers::SNAPSHOT_CHUNK),
+            append_bytes: levers.append_bytes.then_some(tester::levers::APPEND_BYTES),
         },
         read_index: levers.read_index,
         snapshot_growth: None,
