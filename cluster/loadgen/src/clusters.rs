@@ -247,6 +247,42 @@ impl Cluster {
         })
     }
 
+    /// Server `i`'s process id, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.servers[i].process.as_ref().map(Child::id)
+    }
+
+    /// Where the servers keep their data.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// How far server `i` has applied the log: our commit index (`kvctl status`), etcd's
+    /// `etcd_server_proposals_applied_total`.
+    pub fn applied_index(&self, i: usize) -> Option<u64> {
+        self.servers[i].process.as_ref()?;
+        let addr = &self.connector.clients[i];
+        match self.connector.system {
+            System::Ours => realcluster::status(addr, None).ok().map(|s| s.commit_index),
+            System::Etcd => {
+                etcd_metric(addr, "etcd_server_proposals_applied_total").map(|v| v as u64)
+            }
+        }
+    }
+
+    /// Elections as server `i` counts them: our Raft term; etcd's
+    /// `etcd_server_leader_changes_seen_total` (its term is not on its metrics page).
+    pub fn elections(&self, i: usize) -> Option<u64> {
+        self.servers[i].process.as_ref()?;
+        let addr = &self.connector.clients[i];
+        match self.connector.system {
+            System::Ours => realcluster::status(addr, None).ok().map(|s| s.term),
+            System::Etcd => {
+                etcd_metric(addr, "etcd_server_leader_changes_seen_total").map(|v| v as u64)
+            }
+        }
+    }
+
     /// SIGKILLs server `i`.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.servers[i].process.take() {
@@ -345,6 +381,12 @@ fn etcd_args(me: usize, peers: &[String], clients: &[String], data: &str) -> Vec
 /// Whether the etcd member serving clients at `addr` says it leads (`etcd_server_is_leader 1`
 /// on its `/metrics` page, which it serves on the client port).
 fn etcd_is_leader(addr: &str) -> bool {
+    etcd_metric(addr, "etcd_server_is_leader") == Some(1.0)
+}
+
+/// The value of the unlabelled metric `name` on the `/metrics` page of the etcd member serving
+/// clients at `addr`.
+fn etcd_metric(addr: &str, name: &str) -> Option<f64> {
     let page = (|| -> std::io::Result<String> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(1)))?;
@@ -352,8 +394,18 @@ fn etcd_is_leader(addr: &str) -> bool {
         let mut page = String::new();
         stream.read_to_string(&mut page)?;
         Ok(page)
-    })();
-    page.is_ok_and(|page| page.lines().any(|l| l.trim() == "etcd_server_is_leader 1"))
+    })()
+    .ok()?;
+    page.lines().find_map(|line| {
+        let (metric, value) = line.trim().split_once(' ')?;
+        (metric == name).then(|| value.parse().ok())?
+    })
+}
+
+/// `VmRSS` (resident set now, kB) from a `/proc/<pid>/status` page.
+pub fn rss_kb(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `utime + stime` from a `/proc/<pid>/stat` line (fields 14 and 15, counted after the

@@ -12,6 +12,7 @@
 
 mod clusters;
 mod report;
+mod scale;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -73,6 +74,37 @@ enum Command {
         #[command(flatten)]
         shape: Shape,
     },
+    /// Values to fresh keys until the data reaches a size, with a follower SIGKILLed at a
+    /// tenth of it and started again at nine tenths: writes/s, p99, elections, the leader's
+    /// memory and the disk per tenth; then the time the follower takes to catch up, and the
+    /// time the three servers take to serve again when restarted on the whole data set.
+    Scale(ScaleArgs),
+}
+
+/// Options of the scale run.
+#[derive(Args, Debug, Clone)]
+struct ScaleArgs {
+    /// The systems to run, one after the other
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "ours,etcd")]
+    systems: Vec<System>,
+    /// Bytes of values to write (1 GiB by default)
+    #[arg(long, default_value_t = 1 << 30)]
+    bytes: u64,
+    /// Bytes per value
+    #[arg(long, default_value_t = 1000)]
+    value_size: usize,
+    /// Concurrent clients
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Where to draw writes/s and data written over time
+    #[arg(long, default_value = "target/versus-etcd/scale.svg")]
+    svg: PathBuf,
+    /// An argument passed to every `kvserver` we start (repeat for more)
+    #[arg(long = "ours-arg", allow_hyphen_values = true)]
+    ours_args: Vec<String>,
+    /// Where the servers keep their data while they run
+    #[arg(long, default_value = "target/versus-etcd")]
+    dir: PathBuf,
 }
 
 /// What every workload shares.
@@ -154,6 +186,7 @@ fn run(cli: Cli) -> Result<(), String> {
             report::print_rows(&[row], false);
             Ok(())
         }
+        Command::Scale(args) => run_scale(&args, &bin_dir),
         Command::Compare {
             rounds,
             clients,
@@ -171,6 +204,41 @@ fn run(cli: Cli) -> Result<(), String> {
             &bin_dir,
         ),
     }
+}
+
+/// `loadgen scale`: each system in turn, then the tables and the drawing.
+fn run_scale(args: &ScaleArgs, bin_dir: &Path) -> Result<(), String> {
+    let shape = scale::Scale {
+        bytes: args.bytes,
+        value_size: args.value_size,
+        clients: args.clients,
+    };
+    let mut reports = Vec::new();
+    for &system in &args.systems {
+        eprintln!(
+            "scale, {}: {} MiB of {}-byte values, {} clients",
+            system.name(),
+            args.bytes >> 20,
+            args.value_size,
+            args.clients
+        );
+        reports.push(scale::run(
+            system,
+            &shape,
+            &args.dir,
+            bin_dir,
+            &args.ours_args,
+        )?);
+    }
+    println!("{}", scale::markdown(&reports, &shape));
+    if let Some(dir) = args.svg.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(&args.svg, scale::svg(&reports, &shape))
+        .map_err(|e| format!("cannot write {}: {e}", args.svg.display()))?;
+    eprintln!("drawn in {}", args.svg.display());
+    Ok(())
 }
 
 /// Starts a fresh cluster of `system`, fills it if the workload reads, runs the workload and

@@ -5,7 +5,9 @@
 //! otherwise it says what to run), builds `kvserver` and `loadgen` (release), and runs
 //! `loadgen compare` with the arguments given (`cargo xtask versus-etcd -- --help` lists them):
 //! both clusters, three servers each on loopback with their data under `target/versus-etcd/`,
-//! measured in alternating rounds, one table at the end.
+//! measured in alternating rounds, one table at the end. With `--scale`, it runs `loadgen scale`
+//! instead: values to fresh keys until the data reaches a size (1 GiB by default), a follower
+//! down from a tenth to nine tenths of it, a table per tenth for each system.
 
 use std::env;
 use std::path::Path;
@@ -14,7 +16,11 @@ use std::process::{Command, ExitCode};
 /// Measure our cluster against etcd: install etcd if missing, build, run `loadgen compare`.
 #[derive(clap::Args, Debug)]
 pub struct Options {
-    /// Arguments for `loadgen compare` (after `--`), such as `--rounds 3 --markdown`
+    /// Run `loadgen scale` (the data grown to a size, a follower down) instead of `compare`
+    #[arg(long)]
+    scale: bool,
+    /// Arguments for `loadgen compare` or `loadgen scale` (after `--`), such as `--rounds 3
+    /// --markdown` or `--bytes 268435456`
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
 }
@@ -29,7 +35,7 @@ pub fn run(o: Options) -> Result<ExitCode, String> {
         &["build", "--release", "-p", "realcluster", "-p", "loadgen"],
     )?;
     let status = Command::new(root.join("target/release/loadgen"))
-        .arg("compare")
+        .arg(if o.scale { "scale" } else { "compare" })
         .args(&o.args)
         .current_dir(&root)
         .status()
