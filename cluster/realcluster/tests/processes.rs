@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Procs, TestDir, free_addrs, watchdog};
+use common::{Procs, TestDir, free_addrs, recorded, watchdog};
 use parking_lot::Mutex;
 use tester::linearizability::{self, KvOp, OpLog};
 
@@ -205,14 +205,11 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
                 let mut acknowledged = 0u32;
                 while !done.load(Ordering::Relaxed) {
                     let value = format!("x {cli} {acknowledged} y");
-                    let start = linearizability::now();
-                    ck.append(&key, &value);
-                    let end = linearizability::now();
-                    log.record(
+                    recorded(
+                        &log,
                         cli,
-                        start,
-                        end,
-                        KvOp::Append {
+                        || ck.append(&key, &value),
+                        |_| KvOp::Append {
                             key: key.as_str().into(),
                             value: value.as_str().into(),
                         },
@@ -285,14 +282,11 @@ fn sigkill_and_partitions_lose_no_acknowledged_write() {
     let mut ck = realcluster::clerk(&addrs, None).expect("addresses");
     for (cli, (key, acknowledged)) in results.iter().enumerate() {
         assert!(*acknowledged > 0, "client {cli} made no progress");
-        let start = linearizability::now();
-        let value = ck.get(key);
-        let end = linearizability::now();
-        log.record(
+        let value = recorded(
+            &log,
             cli as u32,
-            start,
-            end,
-            KvOp::Get {
+            || ck.get(key),
+            |value| KvOp::Get {
                 key: key.as_str().into(),
                 value: value.as_str().into(),
             },

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Procs, TestDir, free_addrs, watchdog};
+use common::{Procs, TestDir, free_addrs, recorded, watchdog};
 use parking_lot::Mutex;
 use realcluster::sharded::{ctrler_clerk, sharded_clerk};
 use tester::linearizability::{self, KvOp, OpLog};
@@ -96,14 +96,11 @@ fn sharded_moves_and_sigkill_lose_no_acknowledged_write() {
                 let mut acknowledged = 0u32;
                 while !done.load(Ordering::Relaxed) {
                     let value = format!("x {cli} {acknowledged} y");
-                    let start = linearizability::now();
-                    ck.append(&key, &value);
-                    let end = linearizability::now();
-                    log.record(
+                    recorded(
+                        &log,
                         cli,
-                        start,
-                        end,
-                        KvOp::Append {
+                        || ck.append(&key, &value),
+                        |_| KvOp::Append {
                             key: key.as_str().into(),
                             value: value.as_str().into(),
                         },
@@ -158,14 +155,11 @@ fn sharded_moves_and_sigkill_lose_no_acknowledged_write() {
     let mut ck = sharded_clerk(&ctrler_clients);
     for (cli, (key, acknowledged)) in results.iter().enumerate() {
         assert!(*acknowledged > 0, "client {cli} made no progress");
-        let start = linearizability::now();
-        let value = ck.get(key);
-        let end = linearizability::now();
-        log.record(
+        let value = recorded(
+            &log,
             cli as u32,
-            start,
-            end,
-            KvOp::Get {
+            || ck.get(key),
+            |value| KvOp::Get {
                 key: key.as_str().into(),
                 value: value.as_str().into(),
             },

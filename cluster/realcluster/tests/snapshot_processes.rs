@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Procs, TestDir, free_addrs, watchdog};
+use common::{Procs, TestDir, free_addrs, recorded, watchdog};
 use parking_lot::Mutex;
 use tester::linearizability::{self, KvOp, OpLog};
 
@@ -73,31 +73,24 @@ fn clients(
                     let seed = (first + n) * u64::from(CLIENTS) + u64::from(cli);
                     let key = format!("big-{seed}");
                     let value: Arc<str> = value(seed).into();
-                    let start = linearizability::now();
-                    ck.put(&key, &value);
-                    let end = linearizability::now();
-                    let key: Arc<str> = key.into();
-                    log.record(
+                    recorded(
+                        &log,
                         cli,
-                        start,
-                        end,
-                        KvOp::Put {
-                            key: Arc::clone(&key),
-                            value,
+                        || ck.put(&key, &value),
+                        |_| KvOp::Put {
+                            key: key.as_str().into(),
+                            value: Arc::clone(&value),
                         },
                     );
-                    acked.puts.push((key.to_string(), seed));
+                    acked.puts.push((key, seed));
                     let small = format!("<{cli}.{appends}>");
-                    let start = linearizability::now();
-                    ck.append(&appended_to, &small);
-                    let end = linearizability::now();
-                    log.record(
+                    recorded(
+                        &log,
                         cli,
-                        start,
-                        end,
-                        KvOp::Append {
+                        || ck.append(&appended_to, &small),
+                        |_| KvOp::Append {
                             key: appended_to.as_str().into(),
-                            value: small.into(),
+                            value: small.as_str().into(),
                         },
                     );
                     appends += 1;
@@ -248,19 +241,15 @@ fn a_follower_back_after_64_mib_catches_up_by_a_snapshot_in_pieces() {
     }
     let mut ck = realcluster::clerk(&addrs, None).expect("addresses");
     let read = |ck: &mut kvraft::Clerk, key: &str| {
-        let start = linearizability::now();
-        let value = ck.get(key);
-        let end = linearizability::now();
-        log.record(
+        recorded(
+            &log,
             0,
-            start,
-            end,
-            KvOp::Get {
+            || ck.get(key),
+            |value| KvOp::Get {
                 key: key.into(),
                 value: value.as_str().into(),
             },
-        );
-        value
+        )
     };
     for (key, seed) in &acked.puts {
         assert!(read(&mut ck, key) == value(*seed), "{key} lost its value");

@@ -17,7 +17,10 @@
 //!
 //! Beyond the lab, [`Rsm::query`] answers a read-only operation: through the log as
 //! [`Rsm::submit`] does, or, with [`Options::read_index`] (the real cluster's default), by
-//! ReadIndex ([`raft::Raft::read_index`]) with no log entry.
+//! ReadIndex ([`raft::Raft::read_index`]) with no log entry. And snapshots that scale
+//! (`background.rs`): with [`Options::background_snapshots`] a writer thread encodes a clone of
+//! the state machine into the persister a piece at a time while the reader goes on applying,
+//! and with [`Options::snapshot_growth`] one is due only once the log has outgrown the last.
 //!
 //! Exactly-once execution is the service's part, with [`Sessions`]: each clerk numbers its
 //! operations and the state machine skips what it has already applied. The table is part of
@@ -30,11 +33,13 @@
 //!    handler its operation lost its index.
 //! 4. `snapshot.rs`: what a snapshot holds and when one is due.
 //! 5. `rsm.rs`: [`Rsm`]: `start`, `submit`, `kill`, and the reader thread.
+//! 6. `background.rs`, beyond the lab: snapshots written in the background, and when.
 //!
 //! # Threads
 //! | thread | lifetime | woken by | exits on `kill` |
 //! |---|---|---|---|
 //! | reader `rsm<me>-reader` | the server's | `apply_ch`, the kill channel | sees the kill channel close; joined |
+//! | snapshot writer `rsm<me>-snapshotter`, with [`Options::background_snapshots`] | the server's | a clone of the state to write | its channel closes; a snapshot being written stops at its next piece; joined |
 //! | RPC handlers (in [`Rsm::submit`], [`Rsm::query`]) | one operation | its waiter's channel, every [`TERM_CHECK`] to ask Raft whether it still leads | its waiter is dropped: returns [`Error::Killed`] at once |
 //!
 //! # Locks, and the deadlock this layer cannot have

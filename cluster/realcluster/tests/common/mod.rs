@@ -1,6 +1,6 @@
 //! What the real-cluster tests (and the `cluster` bench) share: a test's directory, deleted
-//! when dropped; the server processes it starts, killed when dropped; and a watchdog that ends
-//! a hung test. A failing test unwinds through the drops too, so it leaves no process and no
+//! when dropped; the server processes it starts, killed when dropped; a watchdog that ends
+//! a hung test; and the recording of a client's operations for porcupine. A failing test unwinds through the drops too, so it leaves no process and no
 //! directory behind either.
 //!
 //! Declare the [`TestDir`] before what writes into it (the [`Procs`], the in-process nodes):
@@ -156,4 +156,19 @@ pub fn watchdog(procs: &Arc<Mutex<Procs>>, dir: &TestDir, hung: Duration) {
             thread::sleep(Duration::from_millis(100));
         }
     });
+}
+
+/// Runs `op`, a client's call, and records it in `log` as client `cli`'s operation `what`,
+/// made from the call's output, between the moments the call began and ended.
+pub fn recorded<T>(
+    log: &tester::linearizability::OpLog,
+    cli: u32,
+    op: impl FnOnce() -> T,
+    what: impl FnOnce(&T) -> tester::linearizability::KvOp,
+) -> T {
+    let start = tester::linearizability::now();
+    let output = op();
+    let end = tester::linearizability::now();
+    log.record(cli, start, end, what(&output));
+    output
 }
