@@ -260,26 +260,27 @@ impl Cluster {
     /// How far server `i` has applied the log: our commit index (`kvctl status`), etcd's
     /// `etcd_server_proposals_applied_total`.
     pub fn applied_index(&self, i: usize) -> Option<u64> {
-        self.servers[i].process.as_ref()?;
-        let addr = &self.connector.clients[i];
-        match self.connector.system {
-            System::Ours => realcluster::status(addr, None).ok().map(|s| s.commit_index),
-            System::Etcd => {
-                etcd_metric(addr, "etcd_server_proposals_applied_total").map(|v| v as u64)
-            }
-        }
+        self.figure(i, |s| s.commit_index, "etcd_server_proposals_applied_total")
     }
 
     /// Elections as server `i` counts them: our Raft term; etcd's
     /// `etcd_server_leader_changes_seen_total` (its term is not on its metrics page).
     pub fn elections(&self, i: usize) -> Option<u64> {
+        self.figure(i, |s| s.term, "etcd_server_leader_changes_seen_total")
+    }
+
+    /// A figure of running server `i`: `ours` of our status, or etcd's metric `etcd`.
+    fn figure(
+        &self,
+        i: usize,
+        ours: impl Fn(&realcluster::StatusReply) -> u64,
+        etcd: &str,
+    ) -> Option<u64> {
         self.servers[i].process.as_ref()?;
         let addr = &self.connector.clients[i];
         match self.connector.system {
-            System::Ours => realcluster::status(addr, None).ok().map(|s| s.term),
-            System::Etcd => {
-                etcd_metric(addr, "etcd_server_leader_changes_seen_total").map(|v| v as u64)
-            }
+            System::Ours => realcluster::status(addr, None).ok().map(|s| ours(&s)),
+            System::Etcd => etcd_metric(addr, etcd).map(|v| v as u64),
         }
     }
 
