@@ -15,8 +15,11 @@
 //! Outside the lab, a [`Journal`] makes the persister durable: [`Persister::with_journal`] starts
 //! from what the journal restored, and every save is written through to it, under the
 //! persister's lock and before the save returns, so the disk and the memory change in the same
-//! order. The Raft state is served from memory; the snapshot stays in the journal's file and is
-//! read from there, so a peer never holds a snapshot of gigabytes in memory.
+//! order. Neither the state nor the snapshot is kept in memory: a peer reads the state once, at
+//! its start (what the journal restored), and the snapshot stays in the journal's file and is
+//! read from there. Only the state's two lengths are kept, for the sizes and for
+//! [`Persister::save_raft_state_in_parts`]'s check. A peer's log of gigabytes is then held by
+//! Raft alone, not a second time here.
 //!
 //! Also beyond the lab, a snapshot can be written a piece at a time, away from every lock
 //! ([`Persister::begin_snapshot`], [`SnapshotWriter`]): a service writing its state in the
@@ -41,8 +44,15 @@ pub struct Persister {
 
 #[derive(Default)]
 struct Inner {
+    /// Without a journal, what is saved; with one, only the snapshot field is unused, and the
+    /// state's bytes are not kept (see `lens`).
     saved: Saved,
     journal: Option<Box<dyn Journal>>,
+    /// With a journal: the lengths of the saved head and body.
+    lens: (usize, usize),
+    /// With a journal: the state it restored, until the first save replaces it (a peer reads
+    /// it once, as it starts).
+    restored: Option<Restored>,
     /// Counts the saves that replaced the snapshot, so that a reader of pieces can tell that
     /// the snapshot changed under it.
     generation: u64,
@@ -69,6 +79,9 @@ pub trait Journal: Send {
 
     /// Where the saved snapshot's bytes are (`None`: no snapshot).
     fn snapshot(&self) -> Option<SnapshotLocation>;
+
+    /// The saved state, read back from stable storage (what a reopening would restore).
+    fn read_raft_state(&self) -> io::Result<Restored>;
 
     /// Where the journal writes, for messages.
     fn location(&self) -> String;
@@ -141,10 +154,7 @@ impl fmt::Debug for Persister {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.inner.lock();
         f.debug_struct("Persister")
-            .field(
-                "raft_state",
-                &(inner.saved.head.len() + inner.saved.body.len()),
-            )
+            .field("raft_state", &inner.state_len())
             .field("snapshot", &inner.snapshot_len())
             .field("journal", &inner.journal.as_ref().map(|j| j.location()))
             .finish()
@@ -161,6 +171,50 @@ struct Saved {
 }
 
 impl Inner {
+    /// The saved head's and body's lengths.
+    fn lens(&self) -> (usize, usize) {
+        match &self.journal {
+            Some(_) => self.lens,
+            None => (self.saved.head.len(), self.saved.body.len()),
+        }
+    }
+
+    fn state_len(&self) -> usize {
+        let (head, body) = self.lens();
+        head + body
+    }
+
+    /// The saved state as head and body.
+    ///
+    /// # Panics
+    /// If a journal cannot read it back.
+    fn state(&self) -> Restored {
+        match (&self.journal, &self.restored) {
+            (None, _) => Restored {
+                head: self.saved.head.clone(),
+                body: self.saved.body.clone(),
+            },
+            (Some(_), Some(restored)) => restored.clone(),
+            (Some(journal), None) => journal.read_raft_state().unwrap_or_else(|err| {
+                panic!(
+                    "cannot read the state back from {}: {err}",
+                    journal.location()
+                )
+            }),
+        }
+    }
+
+    /// Records a save of a state of `head` and `body` bytes.
+    fn saved_state(&mut self, head: Vec<u8>, body_len: usize) {
+        if self.journal.is_some() {
+            self.lens = (head.len(), body_len);
+            self.restored = None;
+        } else {
+            self.saved.head = head;
+            self.saved.body.truncate(body_len);
+        }
+    }
+
     fn snapshot_len(&self) -> u64 {
         match &self.journal {
             Some(journal) => journal.snapshot().map_or(0, |at| at.len),
@@ -178,15 +232,12 @@ impl Persister {
     /// A durable persister: it starts from what `journal` restored, and writes every save
     /// through to it.
     pub fn with_journal(restored: Restored, journal: Box<dyn Journal>) -> Persister {
-        let Restored { head, body } = restored;
         Persister {
             inner: Mutex::new(Inner {
-                saved: Saved {
-                    head,
-                    body,
-                    snapshot: Vec::new(),
-                },
+                saved: Saved::default(),
                 journal: Some(journal),
+                lens: (restored.head.len(), restored.body.len()),
+                restored: Some(restored),
                 generation: 0,
             }),
         }
@@ -197,13 +248,16 @@ impl Persister {
     /// # Panics
     /// If a journal's snapshot file cannot be read.
     pub fn copy(&self) -> Persister {
-        let mut saved = self.inner.lock().saved.clone();
-        saved.snapshot = self.read_snapshot();
+        let Restored { head, body } = self.inner.lock().state();
+        let saved = Saved {
+            head,
+            body,
+            snapshot: self.read_snapshot(),
+        };
         Persister {
             inner: Mutex::new(Inner {
                 saved,
-                journal: None,
-                generation: 0,
+                ..Inner::default()
             }),
         }
     }
@@ -223,11 +277,8 @@ impl Persister {
             }
             None => snapshot,
         };
-        inner.saved = Saved {
-            head: raft_state,
-            body: Vec::new(),
-            snapshot,
-        };
+        inner.saved.snapshot = snapshot;
+        inner.saved_state(raft_state, 0);
         inner.generation += 1;
     }
 
@@ -242,27 +293,33 @@ impl Persister {
     /// a journal cannot save, as [`Persister::save`].
     pub fn save_raft_state_in_parts(&self, head: &[u8], keep: usize, tail: &[u8]) {
         let mut inner = self.inner.lock();
-        let Inner { saved, journal, .. } = &mut *inner;
+        let (_, body) = inner.lens();
         assert!(
-            keep <= saved.body.len(),
-            "save_raft_state_in_parts: keep {keep} bytes of a {}-byte body",
-            saved.body.len()
+            keep <= body,
+            "save_raft_state_in_parts: keep {keep} bytes of a {body}-byte body"
         );
-        if let Some(journal) = journal {
+        if let Some(journal) = &mut inner.journal {
             journal
                 .save_raft_state_in_parts(head, keep, tail)
                 .unwrap_or_else(|err| panic!("cannot save to {}: {err}", journal.location()));
         }
-        saved.head.clear();
-        saved.head.extend_from_slice(head);
-        saved.body.truncate(keep);
-        saved.body.extend_from_slice(tail);
+        inner.saved_state(head.to_vec(), keep);
+        if inner.journal.is_some() {
+            inner.lens.1 += tail.len();
+        } else {
+            inner.saved.body.extend_from_slice(tail);
+        }
     }
 
-    /// The last saved Raft state (empty if none was ever saved).
+    /// The last saved Raft state (empty if none was ever saved). With a journal, the state it
+    /// restored, or, after a save, the state read back from it.
+    ///
+    /// # Panics
+    /// If a journal cannot read it back.
     pub fn read_raft_state(&self) -> Vec<u8> {
-        let inner = self.inner.lock();
-        [inner.saved.head.as_slice(), &inner.saved.body].concat()
+        let Restored { mut head, body } = self.inner.lock().state();
+        head.extend_from_slice(&body);
+        head
     }
 
     /// The last saved snapshot (empty if none was ever saved). With a journal, it is read from
@@ -292,8 +349,7 @@ impl Persister {
 
     /// Size in bytes of the saved Raft state; the lab's `log_size()` reads this.
     pub fn raft_state_size(&self) -> usize {
-        let inner = self.inner.lock();
-        inner.saved.head.len() + inner.saved.body.len()
+        self.inner.lock().state_len()
     }
 
     /// Size in bytes of the saved snapshot.
@@ -395,11 +451,8 @@ impl Persister {
             (None, Written::Memory(bytes)) => bytes,
             _ => panic!("a snapshot written for one persister saved to another"),
         };
-        inner.saved = Saved {
-            head: raft_state,
-            body: Vec::new(),
-            snapshot,
-        };
+        inner.saved.snapshot = snapshot;
+        inner.saved_state(raft_state, 0);
         inner.generation += 1;
     }
 }
@@ -516,6 +569,7 @@ mod tests {
         dir: PathBuf,
         files: u64,
         snapshot: Option<SnapshotLocation>,
+        state: Restored,
     }
 
     impl Recording {
@@ -529,6 +583,10 @@ mod tests {
                 dir,
                 files: 0,
                 snapshot: None,
+                state: Restored {
+                    head: vec![1],
+                    body: vec![2, 3],
+                },
             }
         }
 
@@ -580,6 +638,10 @@ mod tests {
             self.saves
                 .lock()
                 .push(format!("save {raft_state:?} {snapshot:?}"));
+            self.state = Restored {
+                head: raft_state.to_vec(),
+                body: Vec::new(),
+            };
             let path = self.next_file();
             std::fs::write(&path, [&[0xff], snapshot].concat())?;
             self.keep(&path, snapshot.len() as u64);
@@ -595,6 +657,9 @@ mod tests {
             self.saves
                 .lock()
                 .push(format!("parts {head:?} {keep} {tail:?}"));
+            self.state.head = head.to_vec();
+            self.state.body.truncate(keep);
+            self.state.body.extend_from_slice(tail);
             Ok(())
         }
 
@@ -610,12 +675,20 @@ mod tests {
             self.saves
                 .lock()
                 .push(format!("save {raft_state:?} with a file of {len} bytes"));
+            self.state = Restored {
+                head: raft_state.to_vec(),
+                body: Vec::new(),
+            };
             self.keep(path, len);
             Ok(())
         }
 
         fn snapshot(&self) -> Option<SnapshotLocation> {
             self.snapshot.clone()
+        }
+
+        fn read_raft_state(&self) -> io::Result<Restored> {
+            Ok(self.state.clone())
         }
 
         fn location(&self) -> String {
@@ -635,7 +708,19 @@ mod tests {
         assert_eq!(p.read_raft_state(), vec![1, 2, 3]);
         assert_eq!(p.read_snapshot(), Vec::<u8>::new());
         p.save_raft_state_in_parts(&[4], 1, &[5]);
-        assert_eq!(p.read_raft_state(), vec![4, 2, 5]);
+        assert_eq!(
+            p.read_raft_state(),
+            vec![4, 2, 5],
+            "read back from the journal"
+        );
+        assert_eq!(p.raft_state_size(), 3);
+        let copy = p.copy();
+        copy.save_raft_state_in_parts(&[0], 2, &[]);
+        assert_eq!(
+            copy.read_raft_state(),
+            vec![0, 2, 5],
+            "a copy keeps the head and body"
+        );
         p.save(vec![6], vec![7]);
         assert_eq!(
             p.read_snapshot(),

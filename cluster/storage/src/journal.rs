@@ -331,6 +331,16 @@ impl Journal for DiskJournal {
         self.commit_snapshot(raft_state, new, len)
     }
 
+    fn read_raft_state(&self) -> io::Result<Restored> {
+        let path = self.dir.join(LOG_FILE);
+        let replayed =
+            record::replay(&fs::read(&path)?).map_err(|what| io::Error::other(what.clone()))?;
+        Ok(Restored {
+            head: replayed.head,
+            body: replayed.body,
+        })
+    }
+
     fn snapshot(&self) -> Option<SnapshotLocation> {
         (self.snapshot != 0).then(|| SnapshotLocation {
             path: self.dir.join(snapshot_name(self.snapshot)),
@@ -564,6 +574,12 @@ mod tests {
         let mut expected = Image::default();
         for (i, save) in SCRIPT.iter().enumerate() {
             apply(save, &mut journal, &mut expected).unwrap();
+            let read_back = journal.read_raft_state().unwrap();
+            assert_eq!(
+                (read_back.head, read_back.body),
+                (expected.0.clone(), expected.1.clone()),
+                "read back after save {i}"
+            );
             drop(journal);
             let (restored, reopened) = DiskJournal::open(&dir).unwrap();
             assert_eq!(image(&restored, &reopened), expected, "after save {i}");
