@@ -21,8 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use raft::{Persister, Raft};
 
 use crate::logging::slog;
@@ -58,14 +57,17 @@ struct Capture<S> {
 
 /// The writer thread and what the reader shares with it.
 pub(crate) struct Background<S: StateMachine> {
-    /// Dropped by [`Background::stop`], which ends the writer.
-    tx: Mutex<Option<Sender<Capture<S>>>>,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<S>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-struct Shared {
-    /// Set while a snapshot is being written.
+struct Shared<S> {
+    /// The copy the writer is to write next; the reader puts it there (with the layer's lock
+    /// held, so this lock nests inside that one and is never held the other way round).
+    next: Mutex<Option<Capture<S>>>,
+    /// Wakes the writer: a copy to write, or `stop`.
+    wake: Condvar,
+    /// Set while a snapshot is waiting or being written.
     busy: AtomicBool,
     /// Set by `stop`: a snapshot being written gives up at its next piece.
     stopping: AtomicBool,
@@ -75,8 +77,9 @@ struct Shared {
 impl<S: StateMachine + Clone> Background<S> {
     /// Starts server `me`'s writer, which saves to `persister` and hands snapshots to `rf`.
     pub(crate) fn start(me: usize, rf: Raft, persister: Arc<Persister>) -> Background<S> {
-        let (tx, rx) = crossbeam_channel::bounded::<Capture<S>>(1);
         let shared = Arc::new(Shared {
+            next: Mutex::new(None),
+            wake: Condvar::new(),
             busy: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             stats: Mutex::new(SnapshotStats::default()),
@@ -84,14 +87,25 @@ impl<S: StateMachine + Clone> Background<S> {
         let thread = {
             let shared = Arc::clone(&shared);
             raft::spawn_aborting(format!("rsm{me}-snapshotter"), move || {
-                for capture in rx {
+                loop {
+                    let capture = {
+                        let mut next = shared.next.lock();
+                        loop {
+                            if shared.stopping.load(Ordering::Acquire) {
+                                return;
+                            }
+                            if let Some(capture) = next.take() {
+                                break capture;
+                            }
+                            shared.wake.wait(&mut next);
+                        }
+                    };
                     write(me, &rf, &persister, &shared, capture);
                     shared.busy.store(false, Ordering::Release);
                 }
             })
         };
         Background {
-            tx: Mutex::new(Some(tx)),
             shared,
             thread: Mutex::new(Some(thread)),
         }
@@ -104,18 +118,11 @@ impl<S: StateMachine + Clone> Background<S> {
         if self.shared.busy.swap(true, Ordering::AcqRel) {
             return;
         }
-        let capture = Capture {
+        *self.shared.next.lock() = Some(Capture {
             index,
             machine: machine.clone(),
-        };
-        let sent = self
-            .tx
-            .lock()
-            .as_ref()
-            .is_some_and(|tx| tx.try_send(capture).is_ok());
-        if !sent {
-            self.shared.busy.store(false, Ordering::Release);
-        }
+        });
+        self.shared.wake.notify_one();
     }
 }
 
@@ -131,8 +138,12 @@ impl<S: StateMachine> Background<S> {
     /// Stops the writer: a snapshot being written is abandoned (its file removed), and the
     /// thread is joined. Calling it again does nothing.
     pub(crate) fn stop(&self) {
-        self.shared.stopping.store(true, Ordering::Release);
-        self.tx.lock().take();
+        {
+            // Under the lock the writer checks `stopping` with, so the wake is not lost.
+            let _next = self.shared.next.lock();
+            self.shared.stopping.store(true, Ordering::Release);
+        }
+        self.shared.wake.notify_all();
         let thread = self.thread.lock().take();
         if let Some(thread) = thread {
             thread
@@ -148,7 +159,7 @@ fn write<S: StateMachine>(
     me: usize,
     rf: &Raft,
     persister: &Persister,
-    shared: &Shared,
+    shared: &Shared<S>,
     capture: Capture<S>,
 ) {
     let started = Instant::now();

@@ -39,7 +39,7 @@
 //! | thread | lifetime | woken by | exits on `kill` |
 //! |---|---|---|---|
 //! | reader `rsm<me>-reader` | the server's | `apply_ch`, the kill channel | sees the kill channel close; joined |
-//! | snapshot writer `rsm<me>-snapshotter`, with [`Options::background_snapshots`] | the server's | a clone of the state to write | its channel closes; a snapshot being written stops at its next piece; joined |
+//! | snapshot writer `rsm<me>-snapshotter`, with [`Options::background_snapshots`] | the server's | a condvar: a clone of the state to write, `kill` | sees `stopping`; a snapshot being written stops at its next piece; joined |
 //! | RPC handlers (in [`Rsm::submit`], [`Rsm::query`]) | one operation | its waiter's channel, every [`TERM_CHECK`] to ask Raft whether it still leads | its waiter is dropped: returns [`Error::Killed`] at once |
 //!
 //! # Locks, and the deadlock this layer cannot have
