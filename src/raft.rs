@@ -239,23 +239,20 @@ impl Raft {
     /// The peer's term, role, log length, commit index and snapshot index, taken together.
     pub fn status(&self) -> Status {
         let st = self.peer.state.lock();
-        let sending: Vec<u64> = match st.role {
-            Role::Leader => st
-                .progress
-                .iter()
-                .filter(|p| p.next_index <= st.log.last_included_index())
-                .map(|p| p.snapshot.offset)
-                .collect(),
-            _ => Vec::new(),
-        };
+        // Leaders: the followers that need the snapshot, and how much of it they have.
+        let (snapshots_sending, snapshot_bytes_sent) = st
+            .progress
+            .iter()
+            .filter(|p| st.role == Role::Leader && p.next_index <= st.log.last_included_index())
+            .fold((0, 0), |(n, bytes), p| (n + 1, bytes + p.snapshot.offset));
         Status {
             term: st.current_term,
             role: st.role,
             last_log_index: st.log.last_index(),
             commit_index: st.commit_index,
             snapshot_index: st.log.last_included_index(),
-            snapshots_sending: sending.len(),
-            snapshot_bytes_sent: sending.iter().sum(),
+            snapshots_sending,
+            snapshot_bytes_sent,
         }
     }
 
