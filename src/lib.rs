@@ -71,6 +71,7 @@ mod snapshot;
 mod state;
 
 pub use crossbeam_channel;
+pub use log::LogTail;
 pub use logging::init_logging;
 pub use peer::spawn_aborting;
 pub use persister::{

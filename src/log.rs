@@ -6,9 +6,14 @@
 //! and runs on whichever thread holds the peer's lock; everything here is a pure function of the log
 //! and is unit-tested below.
 //!
-//! The log also keeps its entries in their labgob encoding ([`Log::encoded_entries`]), updated
-//! as entries come and go, so that persisting (PartC) copies bytes instead of encoding the whole
-//! log again on every change, a cost that would grow with the log.
+//! The log also keeps track of where each entry's labgob encoding starts and how many entries
+//! the last save holds ([`Log::take_unsaved`]), so that persisting (PartC) encodes only the
+//! entries that changed instead of the whole log on every change, a cost that would grow with the
+//! log. It does not keep the encoded bytes: that would hold the log twice in memory.
+//!
+//! Beyond the lab, the log can keep a tail of the entries a snapshot covers ([`LogTail`], in
+//! memory only, never saved), so that a follower a little behind catches up from the log
+//! instead of by the whole snapshot ([`Log::entries_from`] and [`Log::term_at`] serve them).
 //!
 //! Indices start at 1 as in the paper. Index 0, before the first entry, has term 0; after a snapshot,
 //! `last_included_index` plays that role with `last_included_term`.
@@ -37,8 +42,68 @@ pub struct Log {
     last_included_term: u64,
     /// `entries[i]` holds index `last_included_index + 1 + i`.
     entries: Vec<Entry>,
-    /// The same entries, labgob-encoded.
+    /// Where the entries' encoding starts and what the last save holds.
     encoded: EncodedEntries,
+    /// Beyond the lab: the entries through `last_included_index` kept after compaction.
+    tail: Tail,
+}
+
+/// How much of the log a snapshot covers to keep in memory after compaction (beyond the lab;
+/// `raft::Options::log_tail`): the last `entries` entries, fewer if they hold more than `bytes`
+/// bytes of commands. etcd keeps 5,000 entries; hashicorp's raft 10,240.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogTail {
+    /// At most this many entries.
+    pub entries: usize,
+    /// At most this many bytes of commands.
+    pub bytes: usize,
+}
+
+/// The entries compaction kept ([`LogTail`]): `entries[i]` holds index `first + i`. They are
+/// the ones through `last_included_index` only while their last index is that: a snapshot
+/// installed past them leaves them stale, and they are then never read and dropped at the next
+/// compaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Tail {
+    limit: Option<LogTail>,
+    first: u64,
+    entries: Vec<Entry>,
+    bytes: usize,
+}
+
+impl Tail {
+    /// The index of the last entry held (`first - 1` when none is).
+    fn last(&self) -> u64 {
+        self.first + self.entries.len() as u64 - 1
+    }
+
+    /// Adds `compacted`, entries from index `first` on that compaction removed from the log,
+    /// then drops the oldest beyond the limit.
+    fn keep(&mut self, first: u64, compacted: Vec<Entry>) {
+        let Some(limit) = self.limit else { return };
+        if self.entries.is_empty() || self.last() + 1 != first {
+            self.entries.clear();
+            self.bytes = 0;
+            self.first = first;
+        }
+        for entry in compacted {
+            self.bytes += entry.command.len();
+            self.entries.push(entry);
+        }
+        let mut excess = self.entries.len().saturating_sub(limit.entries);
+        let mut bytes = self.bytes;
+        for entry in &self.entries[excess..] {
+            if bytes <= limit.bytes {
+                break;
+            }
+            bytes -= entry.command.len();
+            excess += 1;
+        }
+        for entry in self.entries.drain(..excess) {
+            self.bytes -= entry.command.len();
+        }
+        self.first += excess as u64;
+    }
 }
 
 /// The log's fields as they are saved: labgob encodes this struct field by field, the entries
@@ -62,21 +127,24 @@ impl From<StoredLog> for Log {
     }
 }
 
-/// Entries in their labgob encoding, one after another, with where each one starts.
+/// The layout of the entries' labgob encoding, one entry after another: where each one starts,
+/// and how many leading entries the last incremental save holds unchanged. The bytes are
+/// encoded when a save needs them.
 #[derive(Clone, Default)]
 struct EncodedEntries {
-    bytes: Vec<u8>,
-    /// `starts[i]`: the offset in `bytes` of entry `i`.
+    /// `starts[i]`: the offset in the encoding of entry `i`.
     starts: Vec<usize>,
-    /// How many leading bytes of `bytes` the last incremental save holds unchanged
-    /// ([`Log::take_unsaved`]).
+    /// The length of the whole encoding.
+    len: usize,
+    /// How many leading entries the last incremental save ([`Log::take_unsaved`]) holds.
     saved: usize,
 }
 
-/// Two encodings are equal when their bytes are: what has been saved is not part of the value.
+/// Two layouts are equal when their entries' offsets are: what has been saved is not part of
+/// the value.
 impl PartialEq for EncodedEntries {
     fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes && self.starts == other.starts
+        self.starts == other.starts && self.len == other.len
     }
 }
 
@@ -84,7 +152,7 @@ impl Eq for EncodedEntries {}
 
 impl std::fmt::Debug for EncodedEntries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} bytes", self.bytes.len())
+        write!(f, "{} bytes encoded", self.len)
     }
 }
 
@@ -92,6 +160,18 @@ impl Log {
     /// An empty log with no snapshot.
     pub fn new() -> Log {
         Log::default()
+    }
+
+    /// Keeps `tail` of the entries each compaction removes (beyond the lab; `None`: none).
+    pub fn keep_tail(&mut self, tail: Option<LogTail>) {
+        self.tail.limit = tail;
+    }
+
+    /// Whether a follower whose next entry is `next_index` must be sent the snapshot: the log
+    /// no longer holds the entry before it (`prev_log_index`), whose term an AppendEntries
+    /// carries.
+    pub fn needs_snapshot(&self, next_index: u64) -> bool {
+        self.term_at(next_index - 1).is_none()
     }
 
     /// Index of the last entry covered by the snapshot (0 when there is none).
@@ -117,24 +197,33 @@ impl Log {
     }
 
     /// Term of the entry at `index`, or `None` when the log cannot tell: the index lies inside the
-    /// snapshot (below `last_included_index`) or past the end.
+    /// snapshot (below `last_included_index`, and not in the kept tail) or past the end.
     pub fn term_at(&self, index: u64) -> Option<u64> {
         if index == self.last_included_index {
             return Some(self.last_included_term);
         }
-        self.position(index).map(|at| self.entries[at].term)
+        match self.position(index) {
+            Some(at) => Some(self.entries[at].term),
+            None => self.tail_from(index).map(|tail| tail[0].term),
+        }
     }
 
-    /// The entries from `index` to the end; empty when `index` is past the end.
+    /// The entries from `index` to the end; empty when `index` is past the end. For an
+    /// `index` in the kept tail (beyond the lab), the tail's entries from there, which end at
+    /// `last_included_index`.
     ///
     /// # Panics
-    /// If `index` is inside the snapshot: the caller must send the snapshot instead.
+    /// If `index` is inside the snapshot and not in the tail: the caller must send the
+    /// snapshot instead.
     pub fn entries_from(&self, index: u64) -> &[Entry] {
-        assert!(
-            index > self.last_included_index,
-            "entries_from({index}): compacted into the snapshot at {}",
-            self.last_included_index
-        );
+        if index <= self.last_included_index {
+            return self.tail_from(index).unwrap_or_else(|| {
+                panic!(
+                    "entries_from({index}): compacted into the snapshot at {}",
+                    self.last_included_index
+                )
+            });
+        }
         let start = ((index - self.last_included_index - 1) as usize).min(self.entries.len());
         &self.entries[start..]
     }
@@ -161,19 +250,33 @@ impl Log {
         self.last_index()
     }
 
-    /// The number of entries after the snapshot and their labgob encoding, as a `Vec<Entry>`'s
-    /// elements are encoded (the length is not included).
-    pub(crate) fn encoded_entries(&self) -> (u64, &[u8]) {
-        (self.entries.len() as u64, &self.encoded.bytes)
+    /// The number of entries after the snapshot.
+    pub(crate) fn len(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// The entries' labgob encoding, as a `Vec<Entry>`'s elements are encoded (the length is not
+    /// included).
+    pub(crate) fn encode_entries(&self) -> Vec<u8> {
+        encode_all(&self.entries, self.encoded.len)
     }
 
     /// For an incremental save (`persist.rs`): how many leading bytes of the encoding the
-    /// previous such save holds unchanged, and the bytes after them. From here on, the whole
-    /// encoding counts as saved.
-    pub(crate) fn take_unsaved(&mut self) -> (usize, &[u8]) {
-        let keep = self.encoded.saved;
-        self.encoded.saved = self.encoded.bytes.len();
-        (keep, &self.encoded.bytes[keep..])
+    /// previous such save holds unchanged, and the encoding of the entries after them. From here
+    /// on, every entry counts as saved.
+    pub(crate) fn take_unsaved(&mut self) -> (usize, Vec<u8>) {
+        let from = self.encoded.saved;
+        let keep = self
+            .encoded
+            .starts
+            .get(from)
+            .copied()
+            .unwrap_or(self.encoded.len);
+        self.encoded.saved = self.entries.len();
+        (
+            keep,
+            encode_all(&self.entries[from..], self.encoded.len - keep),
+        )
     }
 
     /// After a whole `Persister::save`, which leaves no body, no earlier save holds any entry.
@@ -249,6 +352,7 @@ impl Log {
     /// # Panics
     /// If `index` is not in the log; `Raft::snapshot` filters out such requests first.
     pub fn compact_to(&mut self, index: u64) {
+        let kept = self.tail_to_keep(index);
         // solution: begin PartD compact-to
         debug_assert!(
             index > self.last_included_index,
@@ -261,6 +365,19 @@ impl Log {
         self.last_included_index = index;
         self.drain_through(at);
         // solution: end compact-to
+        if let Some((first, entries)) = kept {
+            self.tail.keep(first, entries);
+        }
+    }
+
+    /// The entries through `index` that the tail would keep (beyond the lab), cloned before
+    /// compaction removes them, with the index of the first; `None` with no tail.
+    fn tail_to_keep(&self, index: u64) -> Option<(u64, Vec<Entry>)> {
+        let limit = self.tail.limit?;
+        let end = self.position(index)? + 1;
+        let start = end.saturating_sub(limit.entries);
+        let first = self.last_included_index + 1 + start as u64;
+        Some((first, self.entries[start..end].to_vec()))
     }
 
     /// InstallSnapshot receiver, steps 6 and 7 (Figure 13): if the log holds the snapshot's last
@@ -303,6 +420,15 @@ impl Log {
         Ok(())
     }
 
+    /// The kept tail's entries from `index`, if the tail holds `index` and still ends at
+    /// `last_included_index`.
+    fn tail_from(&self, index: u64) -> Option<&[Entry]> {
+        let tail = &self.tail;
+        let current = !tail.entries.is_empty() && tail.last() == self.last_included_index;
+        (current && index >= tail.first && index <= self.last_included_index)
+            .then(|| &tail.entries[(index - tail.first) as usize..])
+    }
+
     /// Position in `entries` of `index`, if it is held there.
     fn position(&self, index: u64) -> Option<usize> {
         if index <= self.last_included_index || index > self.last_index() {
@@ -325,8 +451,8 @@ impl Log {
     /// `validate` reports a bad log as an error there.
     fn push_entries(&mut self, entries: &[Entry]) {
         for entry in entries {
-            self.encoded.starts.push(self.encoded.bytes.len());
-            self.encoded.bytes.extend(labgob::encode(entry));
+            self.encoded.starts.push(self.encoded.len);
+            self.encoded.len += labgob::encoded_len(entry) as usize;
         }
         self.entries.extend_from_slice(entries);
     }
@@ -348,9 +474,9 @@ impl Log {
     /// Keeps the entries before position `at`.
     fn truncate_at(&mut self, at: usize) {
         if let Some(&start) = self.encoded.starts.get(at) {
-            self.encoded.bytes.truncate(start);
+            self.encoded.len = start;
             self.encoded.starts.truncate(at);
-            self.encoded.saved = self.encoded.saved.min(start);
+            self.encoded.saved = self.encoded.saved.min(at);
         }
         self.entries.truncate(at);
     }
@@ -362,8 +488,8 @@ impl Log {
             .starts
             .get(at + 1)
             .copied()
-            .unwrap_or(self.encoded.bytes.len());
-        self.encoded.bytes.drain(..end);
+            .unwrap_or(self.encoded.len);
+        self.encoded.len -= end;
         self.encoded.starts.drain(..=at);
         // Every remaining entry moved: a save must write them all again.
         self.encoded.saved = 0;
@@ -372,6 +498,16 @@ impl Log {
         }
         self.entries.drain(..=at);
     }
+}
+
+/// The labgob encoding of `entries`, one after another, in a buffer of `len` bytes.
+fn encode_all(entries: &[Entry], len: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(len);
+    for entry in entries {
+        // Writing to a `Vec` cannot fail.
+        labgob::encode_into(&mut bytes, entry).expect("an entry encodes into memory");
+    }
+    bytes
 }
 
 #[cfg(test)]
@@ -515,6 +651,79 @@ mod tests {
         assert_eq!((log.last_index(), log.last_term()), (7, 2));
     }
     // solution: end log-tests-compaction
+
+    /// Beyond the lab: compaction keeps a tail of what it covers, which serves AppendEntries
+    /// to a follower a little behind; before the tail, a follower needs the snapshot.
+    #[test]
+    fn compaction_keeps_a_tail_for_followers_a_little_behind() {
+        let mut log = log_of(&[1, 1, 2, 2, 3, 3, 3]);
+        log.keep_tail(Some(LogTail {
+            entries: 3,
+            bytes: 1 << 20,
+        }));
+        log.compact_to(4);
+        assert_eq!(log.last_included_index(), 4);
+        assert_eq!(log.term_at(2), Some(1));
+        assert_eq!(log.term_at(1), None, "older than the tail");
+        assert!(log.needs_snapshot(2), "the term of entry 1 is gone");
+        assert!(!log.needs_snapshot(3));
+        assert_eq!(
+            log.entries_from(3)
+                .iter()
+                .map(|e| e.term)
+                .collect::<Vec<_>>(),
+            vec![2, 2],
+            "the tail's entries, through the snapshot's index"
+        );
+        assert_eq!(terms(&log), vec![3, 3, 3], "the log itself is unchanged");
+
+        // A second compaction extends the tail and drops its oldest entries.
+        log.compact_to(6);
+        assert_eq!(log.term_at(3), None);
+        assert_eq!(log.term_at(4), Some(2));
+        assert_eq!(log.entries_from(4).len(), 3);
+        assert!(log.needs_snapshot(4) && !log.needs_snapshot(5));
+
+        // A snapshot installed past the log leaves the tail behind: never served again.
+        log.install_snapshot(9, 4);
+        assert_eq!(log.term_at(6), None);
+        assert!(log.needs_snapshot(9) && !log.needs_snapshot(10));
+        log.append(entry(4));
+        log.append(entry(4));
+        log.compact_to(10);
+        assert_eq!(log.term_at(6), None, "the stale tail is gone");
+        assert_eq!(
+            log.term_at(9),
+            None,
+            "the installed snapshot's entry was never held"
+        );
+        assert_eq!(log.entries_from(10).len(), 1);
+        assert!(log.needs_snapshot(10) && !log.needs_snapshot(11));
+    }
+
+    /// The tail holds at most its bytes of commands, and nothing without a limit (the lab).
+    #[test]
+    fn the_tail_is_bounded_in_bytes_too() {
+        let big = |term| Entry {
+            term,
+            command: vec![0; 100],
+        };
+        let mut log = Log::new();
+        for _ in 0..10 {
+            log.append(big(1));
+        }
+        log.keep_tail(Some(LogTail {
+            entries: 100,
+            bytes: 250,
+        }));
+        log.compact_to(10);
+        assert_eq!(log.entries_from(9).len(), 2, "two entries of 100 bytes");
+        assert!(log.needs_snapshot(9) && !log.needs_snapshot(10));
+
+        let mut lab = log_of(&[1, 1, 1]);
+        lab.compact_to(2);
+        assert!(lab.needs_snapshot(2) && !lab.needs_snapshot(3));
+    }
 
     /// A decoded log is checked, not trusted.
     #[test]

@@ -8,8 +8,9 @@
 //! storage before responding to RPCs").
 //!
 //! The lab's `persist()` encodes everything on every change, a cost that grows with the log; here
-//! the log keeps its entries encoded (`log.rs`), and `persist_locked` hands the persister only
-//! what changed since the last save: the header, and the entries from the first one that changed.
+//! the log knows where each entry's encoding starts and what the last save holds (`log.rs`), and
+//! `persist_locked` encodes and hands the persister only what changed since the last save: the
+//! header, and the entries from the first one that changed.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +38,7 @@ fn encode_header(st: &RaftState) -> Vec<u8> {
         voted_for: st.voted_for,
         last_included_index: st.log.last_included_index(),
         last_included_term: st.log.last_included_term(),
-        entries: st.log.encoded_entries().0,
+        entries: st.log.len(),
     })
 }
 // solution: end persist-header
@@ -50,12 +51,11 @@ pub(crate) struct PersistentState {
     pub log: Log,
 }
 
-/// Encodes the persistent part of `st` with labgob. Not in the lab's `persist()`: the entries
-/// are not encoded again, but copied from the log's own encoding.
+/// Encodes the persistent part of `st` with labgob: the header, then the entries.
 pub(crate) fn encode_state(st: &RaftState) -> Vec<u8> {
     // solution: begin PartC encode-state
     let mut bytes = encode_header(st);
-    bytes.extend_from_slice(st.log.encoded_entries().1);
+    bytes.extend(st.log.encode_entries());
     bytes
     // solution: end encode-state
 }
@@ -149,7 +149,7 @@ impl Peer {
 fn save_state(persister: &crate::Persister, st: &mut RaftState) {
     let head = encode_header(st);
     let (keep, tail) = st.log.take_unsaved();
-    persister.save_raft_state_in_parts(&head, keep, tail);
+    persister.save_raft_state_in_parts(&head, keep, &tail);
 }
 // solution: end persist-incremental
 
@@ -182,8 +182,8 @@ mod tests {
     }
 
     // solution: begin PartD persist-test-compaction
-    /// The header plus the log's cached entries is exactly labgob's encoding of the state, after
-    /// every kind of change to the log.
+    /// The header plus the encoding of the log's entries is exactly labgob's encoding of the
+    /// state, after every kind of change to the log.
     #[test]
     fn encoding_matches_labgob_of_the_whole_state() {
         #[derive(Serialize)]

@@ -51,7 +51,7 @@ pub(crate) fn pipelined_send_due(st: &RaftState, to: usize) -> bool {
     let p: &Progress = &st.progress[to];
     p.awaiting_reply
         && p.pipeline.replicating_term == st.current_term
-        && p.next_index > st.log.last_included_index()
+        && !st.log.needs_snapshot(p.next_index)
         && p.next_index <= st.log.last_index()
         && p.senders.calls() < PIPELINE_DEPTH
 }

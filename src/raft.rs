@@ -13,7 +13,7 @@ use labrpc::{ClientEnd, Service};
 use crate::apply::run_applier;
 use crate::election::run_election_ticker;
 use crate::group_commit::run_syncer;
-use crate::log::{Entry, Log};
+use crate::log::{Entry, Log, LogTail};
 use crate::logging::rlog;
 use crate::peer::Peer;
 use crate::persist::decode_state;
@@ -95,6 +95,10 @@ pub struct Options {
     /// that a follower far behind catches up in calls that each arrive within their deadline
     /// (`batch` in `replication.rs`). `None`: every entry the follower lacks, as in the lab.
     pub append_bytes: Option<usize>,
+    /// After a snapshot, keep this much of the log it covers, in memory only, so that a
+    /// follower a little behind catches up from the log instead of by the whole snapshot
+    /// (`LogTail` in `log.rs`). `None`: the log starts after the snapshot, as in the lab.
+    pub log_tail: Option<LogTail>,
 }
 
 /// A handle on one Raft peer. Clones share the peer.
@@ -140,10 +144,11 @@ impl Raft {
                 saved.len()
             )
         });
-        let st = match restored {
+        let mut st = match restored {
             Some(p) => RaftState::new(me, peers.len(), p.current_term, p.voted_for, p.log),
             None => RaftState::new(me, peers.len(), 0, None, Log::new()),
         };
+        st.log.keep_tail(options.log_tail);
         rlog!(
             PERS,
             st,
@@ -243,7 +248,7 @@ impl Raft {
         let (snapshots_sending, snapshot_bytes_sent) = st
             .progress
             .iter()
-            .filter(|p| st.role == Role::Leader && p.next_index <= st.log.last_included_index())
+            .filter(|p| st.role == Role::Leader && st.log.needs_snapshot(p.next_index))
             .fold((0, 0), |(n, bytes), p| (n + 1, bytes + p.snapshot.offset));
         Status {
             term: st.current_term,

@@ -145,7 +145,7 @@ impl Peer {
         p.heartbeat_due = now + HEARTBEAT_INTERVAL;
         self.read_round_sent_locked(st, to);
         // solution: begin PartD replicator-snapshot
-        if st.progress[to].next_index <= st.log.last_included_index() {
+        if st.log.needs_snapshot(st.progress[to].next_index) {
             return self.install_snapshot_call_locked(st, to);
         }
         // solution: end replicator-snapshot

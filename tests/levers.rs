@@ -1,14 +1,15 @@
-//! Not in the course: the levers that keep a leader in place (PreVote, `src/pre_vote.rs`) and
-//! move it when it has lost its majority (CheckQuorum, `src/check_quorum.rs`), on the lab's
-//! simulated network, in the style of Go's tests. Each test of a lever has a twin on the lab's
-//! path that shows the failure the lever is for.
+//! Not in the course: the levers that keep a leader in place (PreVote, `src/pre_vote.rs`), move
+//! it when it has lost its majority (CheckQuorum, `src/check_quorum.rs`), and spare a follower
+//! a little behind the whole snapshot (the log's tail, `src/log.rs`), on the lab's simulated
+//! network, in the style of Go's tests. Each test of a lever has a twin on the lab's path that
+//! shows the failure the lever is for.
 
 mod common;
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{RAFT_ELECTION_TIMEOUT, make_config_with};
+use common::{RAFT_ELECTION_TIMEOUT, make_config_with, rand_cmd};
 
 /// The levers `kvserver` runs with that touch elections.
 const STABLE: raft::Options = raft::Options {
@@ -18,6 +19,7 @@ const STABLE: raft::Options = raft::Options {
     check_quorum: true,
     snapshot_chunk: None,
     append_bytes: None,
+    log_tail: None,
 };
 
 /// The lab's path.
@@ -28,6 +30,7 @@ const LAB: raft::Options = raft::Options {
     check_quorum: false,
     snapshot_chunk: None,
     append_bytes: None,
+    log_tail: None,
 };
 
 /// A follower cut off for ten election timeouts comes back: returns the leader and term before
@@ -233,4 +236,49 @@ fn stable_minority_leader_steps_down_and_heals() {
     }
     cfg.one(103, servers, true);
     cfg.end();
+}
+
+/// A follower misses a dozen entries while the others snapshot (every ten commands, Go's
+/// `applierSnap`), then comes back and catches up. Returns how many snapshots it was sent.
+fn behind_a_snapshot(options: raft::Options, title: &str) -> usize {
+    let servers = 3;
+    let cfg = make_config_with(servers, false, true, options);
+    cfg.begin(title);
+
+    cfg.one(rand_cmd(), servers, true);
+    let follower = (cfg.check_one_leader() + 1) % servers;
+    cfg.disconnect(follower);
+    for _ in 0..12 {
+        cfg.one(rand_cmd(), servers - 1, true);
+    }
+    cfg.connect(follower);
+    cfg.one(rand_cmd(), servers, true);
+    let received = cfg.snapshots_received(follower);
+    cfg.end();
+    received
+}
+
+#[test]
+fn log_tail_follower_behind_a_snapshot_catches_up_from_the_log() {
+    let received = behind_a_snapshot(
+        raft::Options {
+            log_tail: Some(raft::LogTail {
+                entries: 20,
+                bytes: 1 << 20,
+            }),
+            ..LAB
+        },
+        "Test (levers): a follower just behind a snapshot catches up from the log (tail)",
+    );
+    assert_eq!(received, 0, "the follower was sent a snapshot");
+}
+
+/// The twin on the lab's path: the entries it lacks are gone, so it is sent the snapshot.
+#[test]
+fn lab_follower_behind_a_snapshot_is_sent_the_snapshot() {
+    let received = behind_a_snapshot(
+        LAB,
+        "Test (levers): a follower just behind a snapshot is sent the snapshot (lab)",
+    );
+    assert!(received >= 1, "the follower was sent no snapshot");
 }

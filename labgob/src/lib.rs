@@ -65,6 +65,16 @@ pub fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("labgob: cannot encode {}: {e}", std::any::type_name::<T>()))
 }
 
+/// The number of bytes [`encode`] would return for `value`, computed without encoding it.
+///
+/// # Panics
+/// As [`encode`].
+pub fn encoded_len<T: serde::Serialize + ?Sized>(value: &T) -> u64 {
+    options()
+        .serialized_size(value)
+        .unwrap_or_else(|e| panic!("labgob: cannot encode {}: {e}", std::any::type_name::<T>()))
+}
+
 /// Encodes `value` into `writer` a piece at a time, as [`encode`] would encode it whole: for
 /// values too large to hold twice in memory, such as a service's snapshot written to a file.
 pub fn encode_into<W: std::io::Write, T: serde::Serialize + ?Sized>(
@@ -180,6 +190,7 @@ mod tests {
         let mut streamed = Vec::new();
         encode_into(&mut streamed, &value).expect("a Vec takes every write");
         assert_eq!(streamed, bytes, "encode_into writes what encode returns");
+        assert_eq!(encoded_len(&value), bytes.len() as u64, "encoded_len");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub(crate) struct Logs {
     pub(crate) apply_err: Vec<Option<String>>,
     /// The highest index applied anywhere (Go's `maxIndex`).
     pub(crate) max_index: u64,
+    /// Per peer: the snapshots Raft handed it on `apply_ch` (not in Go's harness).
+    pub(crate) snapshots_received: Vec<usize>,
 }
 
 impl Logs {
@@ -39,6 +41,7 @@ impl Logs {
             last_applied: vec![0; n],
             apply_err: vec![None; n],
             max_index: 0,
+            snapshots_received: vec![0; n],
         }
     }
 
@@ -135,10 +138,15 @@ impl Applier {
             ApplyMsg::Command { command, index, .. } => self.apply(&command, index),
             ApplyMsg::Snapshot {
                 snapshot, index, ..
-            } if self.with_snapshots => {
-                ingest_snap(&mut self.logs.lock(), self.me, &snapshot, Some(index))
+            } => {
+                let mut logs = self.logs.lock();
+                logs.snapshots_received[self.me] += 1;
+                if self.with_snapshots {
+                    ingest_snap(&mut logs, self.me, &snapshot, Some(index))
+                } else {
+                    Ok(())
+                }
             }
-            ApplyMsg::Snapshot { .. } => Ok(()),
         }
     }
 

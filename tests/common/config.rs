@@ -64,17 +64,7 @@ pub struct Config {
 /// Waits first for any other test of the process to finish.
 pub fn make_config(n: usize, unreliable: bool, snapshot: bool) -> Config {
     let levers = tester::levers::Levers::from_env();
-    let options = raft::Options {
-        group_commit: levers.group_commit,
-        pipeline: levers.pipeline,
-        pre_vote: levers.pre_vote,
-        check_quorum: levers.check_quorum,
-        snapshot_chunk: levers
-            .snapshot_chunks
-            .then_some(tester::levers::SNAPSHOT_CHUNK),
-        append_bytes: levers.append_bytes.then_some(tester::levers::APPEND_BYTES),
-    };
-    make_config_with(n, unreliable, snapshot, options)
+    make_config_with(n, unreliable, snapshot, levers.raft_options())
 }
 
 /// [`make_config`] with peers made with `options`, whatever `LAB_LEVERS` says: for the tests
@@ -328,6 +318,11 @@ impl Config {
         tlog!("set_long_reordering({long_reordering})");
         self.timeline
             .note(format!("long reordering = {long_reordering}"));
+    }
+
+    /// How many snapshots peer `i` has been sent on `apply_ch`, over all its restarts.
+    pub fn snapshots_received(&self, i: usize) -> usize {
+        self.logs.lock().snapshots_received[i]
     }
 
     /// The largest persisted Raft state among the peers.

@@ -56,12 +56,11 @@ const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// `pipeline.rs`), ReadIndex reads (no log entry per `Get`, `raft`'s `read_index.rs`), PreVote
 /// (`pre_vote.rs`), CheckQuorum (`check_quorum.rs`), InstallSnapshot in pieces of
 /// [`SNAPSHOT_CHUNK`] (`snapshot.rs`), AppendEntries of at most [`APPEND_BYTES`]
-/// (`replication.rs`), and snapshots written in the background once the log
-/// has grown past [`SNAPSHOT_GROWTH`] percent of the last one (`rsm`'s `background.rs`).
-/// `kvserver --no-group-commit --no-pipeline --no-read-index --no-pre-vote --no-check-quorum
-/// --snapshot-chunk 0 --append-bytes 0 --snapshot-growth 0 --no-background-snapshots` runs the
-/// lab's path
-/// instead.
+/// (`replication.rs`), a tail of [`LOG_TAIL`] kept after compaction (`log.rs`), and snapshots
+/// written in the background once the log has grown past [`SNAPSHOT_GROWTH`] percent of the
+/// last one (`rsm`'s `background.rs`). `kvserver --no-group-commit --no-pipeline
+/// --no-read-index --no-pre-vote --no-check-quorum --snapshot-chunk 0 --append-bytes 0
+/// --log-tail 0 --snapshot-growth 0 --no-background-snapshots` runs the lab's path instead.
 pub const LEVERS: rsm::Options = rsm::Options {
     raft: raft::Options {
         group_commit: true,
@@ -70,6 +69,7 @@ pub const LEVERS: rsm::Options = rsm::Options {
         check_quorum: true,
         snapshot_chunk: Some(SNAPSHOT_CHUNK),
         append_bytes: Some(APPEND_BYTES),
+        log_tail: Some(LOG_TAIL),
     },
     read_index: true,
     snapshot_growth: Some(SNAPSHOT_GROWTH),
@@ -84,6 +84,14 @@ pub const SNAPSHOT_GROWTH: u32 = 100;
 /// The bytes of commands per AppendEntries call, for the same reasons as [`SNAPSHOT_CHUNK`]:
 /// a follower a gigabyte behind catches up in calls of a megabyte.
 pub const APPEND_BYTES: usize = 1 << 20;
+
+/// The log kept after a snapshot, as etcd keeps 5,000 entries: a follower that fell that far
+/// behind (a restart, a short partition) catches up from the log, not by the whole snapshot.
+/// At most 64 MiB of commands, whatever the values' size.
+pub const LOG_TAIL: raft::LogTail = raft::LogTail {
+    entries: 5_000,
+    bytes: 64 << 20,
+};
 
 /// The bytes of a snapshot per InstallSnapshot call: far under netrpc's largest frame
 /// ([`netrpc::MAX_FRAME`]), and small enough to cross a slow link within the call's deadline.

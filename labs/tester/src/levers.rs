@@ -1,6 +1,6 @@
 //! Which of the real cluster's levers the lab's tests run with: none unless `LAB_LEVERS` names
 //! them, so `cargo test` runs the lab's path.
-//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,append-bytes,background-snapshots cargo test`
+//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,append-bytes,log-tail,background-snapshots cargo test`
 //! (or `all`) runs the same tests with the switches on, to show they break nothing.
 
 /// The levers a harness turns on (it maps them onto `raft::Options` and `rsm::Options`).
@@ -20,6 +20,8 @@ pub struct Levers {
     pub snapshot_chunks: bool,
     /// AppendEntries of at most [`APPEND_BYTES`] of commands (`raft`'s `replication.rs`).
     pub append_bytes: bool,
+    /// A tail of [`LOG_TAIL`] kept after compaction (`raft`'s `log.rs`).
+    pub log_tail: bool,
     /// Snapshots written in the background (`rsm`'s `background.rs`). Not the growth factor
     /// beside it: the lab's tests bound the log at a multiple of `maxraftstate` whatever
     /// the snapshot's size, which a log that must outgrow the snapshot breaks by design.
@@ -35,6 +37,13 @@ pub const SNAPSHOT_CHUNK: usize = 256;
 /// entries, so that a follower far behind (PartB's backup, PartC's Figure 8) catches up in
 /// several calls.
 pub const APPEND_BYTES: usize = 1024;
+
+/// The log kept after compaction under `log-tail`: a few of the lab's entries, so that some
+/// followers behind catch up from the tail and others still need the snapshot.
+pub const LOG_TAIL: raft::LogTail = raft::LogTail {
+    entries: 20,
+    bytes: 4096,
+};
 
 /// The environment variable that names the levers.
 pub const VARIABLE: &str = "LAB_LEVERS";
@@ -63,6 +72,7 @@ impl Levers {
                 "snapshot-chunks" => levers.snapshot_chunks = true,
                 "background-snapshots" => levers.background_snapshots = true,
                 "append-bytes" => levers.append_bytes = true,
+                "log-tail" => levers.log_tail = true,
                 "all" => {
                     levers = Levers {
                         group_commit: true,
@@ -72,6 +82,7 @@ impl Levers {
                         check_quorum: true,
                         snapshot_chunks: true,
                         append_bytes: true,
+                        log_tail: true,
                         background_snapshots: true,
                     }
                 }
@@ -79,12 +90,25 @@ impl Levers {
                     return Err(format!(
                         "no lever `{other}` (there are group-commit, pipeline, read-index, \
                          pre-vote, check-quorum, snapshot-chunks, append-bytes, \
-                         background-snapshots and all)"
+                         log-tail, background-snapshots and all)"
                     ));
                 }
             }
         }
         Ok(levers)
+    }
+
+    /// Raft's switches for these levers.
+    pub fn raft_options(&self) -> raft::Options {
+        raft::Options {
+            group_commit: self.group_commit,
+            pipeline: self.pipeline,
+            pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
+            snapshot_chunk: self.snapshot_chunks.then_some(SNAPSHOT_CHUNK),
+            append_bytes: self.append_bytes.then_some(APPEND_BYTES),
+            log_tail: self.log_tail.then_some(LOG_TAIL),
+        }
     }
 }
 
@@ -105,7 +129,7 @@ mod tests {
         assert_eq!(
             Levers::parse(
                 " group-commit , pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,\
-                 append-bytes,background-snapshots"
+                 append-bytes,log-tail,background-snapshots"
             ),
             Levers::parse("all")
         );

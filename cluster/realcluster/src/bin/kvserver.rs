@@ -74,6 +74,11 @@ struct Args {
     /// it lacks in one call, as the lab does, which a follower far behind never receives).
     #[arg(long, default_value_t = realcluster::APPEND_BYTES)]
     append_bytes: usize,
+    /// Keep this many of the entries a snapshot covers, in memory, for followers a little
+    /// behind, at most 64 MiB of them (0: none, as the lab does, so that a follower a single
+    /// entry behind the snapshot is sent the whole snapshot).
+    #[arg(long, default_value_t = realcluster::LOG_TAIL.entries)]
+    log_tail: usize,
     /// Snapshot only once the Raft state has also grown to this percentage of the last
     /// snapshot's size (0: at --maxraftstate alone, as the lab does, which writes the whole
     /// data set again every --maxraftstate bytes).
@@ -128,6 +133,10 @@ fn config(args: Args) -> Result<NodeConfig, String> {
                 check_quorum: !args.no_check_quorum,
                 snapshot_chunk: (args.snapshot_chunk > 0).then_some(args.snapshot_chunk),
                 append_bytes: (args.append_bytes > 0).then_some(args.append_bytes),
+                log_tail: (args.log_tail > 0).then_some(raft::LogTail {
+                    entries: args.log_tail,
+                    ..realcluster::LOG_TAIL
+                }),
             },
             read_index: !args.no_read_index,
             snapshot_growth: (args.snapshot_growth > 0).then_some(args.snapshot_growth),

@@ -145,16 +145,7 @@ fn start_kv_server(
 ) -> Replica {
     let levers = tester::levers::Levers::from_env();
     let options = rsm::Options {
-        raft: raft::Options {
-            group_commit: levers.group_commit,
-            pipeline: levers.pipeline,
-            pre_vote: levers.pre_vote,
-            check_quorum: levers.check_quorum,
-            snapshot_chunk: levers
-                .snapshot_chunks
-                .then_some(tester::levers::SNAPSHOT_CHUNK),
-            append_bytes: levers.append_bytes.then_some(tester::levers::APPEND_BYTES),
-        },
+        raft: levers.raft_options(),
         read_index: levers.read_index,
         snapshot_growth: None,
         background_snapshots: levers.background_snapshots,
