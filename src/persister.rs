@@ -35,6 +35,9 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 
+/// The buffer of a [`Persister::snapshot_reader`]: the decoder reads a few bytes at a time.
+const READ_BUFFER: usize = 1 << 20;
+
 /// Stable storage for one peer: the encoded Raft state and the service's snapshot, in memory and,
 /// with a [`Journal`], on disk.
 #[derive(Default)]
@@ -344,6 +347,39 @@ impl Persister {
                 Ok(None) => continue,
                 Err(err) => panic!("cannot read the saved snapshot: {err}"),
             }
+        }
+    }
+
+    /// The last saved snapshot as a reader of its bytes, and their number (0 if none was ever
+    /// saved), for a service that decodes a snapshot as it reads it, never holding its bytes
+    /// whole (beyond the lab: `raft::Options::stream_snapshots`). With a journal the reader
+    /// holds the snapshot's file open, so a save that replaces the snapshot meanwhile does not
+    /// change what it reads; without one, it reads a copy.
+    pub fn snapshot_reader(&self) -> io::Result<(Box<dyn Read + Send>, u64)> {
+        loop {
+            let location = {
+                let inner = self.inner.lock();
+                match &inner.journal {
+                    Some(journal) => journal.snapshot(),
+                    None => {
+                        let snapshot = inner.saved.snapshot.clone();
+                        let len = snapshot.len() as u64;
+                        return Ok((Box::new(io::Cursor::new(snapshot)), len));
+                    }
+                }
+            };
+            let Some(at) = location else {
+                return Ok((Box::new(io::empty()), 0));
+            };
+            let mut file = match File::open(&at.path) {
+                Ok(file) => file,
+                // Replaced and removed since we looked: open the new one.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(err),
+            };
+            file.seek(SeekFrom::Start(at.offset))?;
+            let reader = io::BufReader::with_capacity(READ_BUFFER, file.take(at.len));
+            return Ok((Box::new(reader), at.len));
         }
     }
 
@@ -739,8 +775,8 @@ mod tests {
     }
 
     /// A snapshot written a piece at a time replaces the saved one only when saved, and is
-    /// read back a piece at a time, in memory and with a journal alike; a reader whose
-    /// snapshot was replaced is told so.
+    /// read back a piece at a time, in memory and with a journal alike; a reader of pieces
+    /// whose snapshot was replaced is told so, and a streaming reader reads the one it opened.
     #[test]
     fn a_written_snapshot_is_saved_whole_and_read_in_pieces() {
         let saves = std::sync::Arc::new(Mutex::new(Vec::new()));
@@ -780,6 +816,15 @@ mod tests {
             let unsaved = p.begin_snapshot().unwrap().finish().unwrap();
             drop(unsaved);
             assert_eq!(p.read_snapshot(), b"new snapshot");
+            let (mut reader, len) = p.snapshot_reader().unwrap();
+            p.save(vec![3], b"newer".to_vec());
+            let mut read = Vec::new();
+            reader.read_to_end(&mut read).unwrap();
+            assert_eq!(
+                (read.as_slice(), len),
+                (&b"new snapshot"[..], 12),
+                "a reader reads the snapshot it opened"
+            );
         }
         assert_eq!(
             saves.lock()[1],

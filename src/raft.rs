@@ -99,6 +99,12 @@ pub struct Options {
     /// follower a little behind catches up from the log instead of by the whole snapshot
     /// (`LogTail` in `log.rs`). `None`: the log starts after the snapshot, as in the lab.
     pub log_tail: Option<LogTail>,
+    /// An installed snapshot's `ApplyMsg::Snapshot` carries no bytes: the service reads the
+    /// snapshot from the persister as it decodes it (`Persister::snapshot_reader`; rsm does),
+    /// so that no one holds a snapshot of gigabytes whole in memory (`apply.rs`). It may find a
+    /// newer snapshot there than the message's index. `false`: the bytes in the message, as in
+    /// the lab.
+    pub stream_snapshots: bool,
 }
 
 /// A handle on one Raft peer. Clones share the peer.

@@ -20,6 +20,7 @@ const STABLE: raft::Options = raft::Options {
     snapshot_chunk: None,
     append_bytes: None,
     log_tail: None,
+    stream_snapshots: false,
 };
 
 /// The lab's path.
@@ -31,6 +32,7 @@ const LAB: raft::Options = raft::Options {
     snapshot_chunk: None,
     append_bytes: None,
     log_tail: None,
+    stream_snapshots: false,
 };
 
 /// A follower cut off for ten election timeouts comes back: returns the leader and term before

@@ -24,7 +24,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
     type_name: &'static str,
-    len: usize,
+    len: u64,
     reason: String,
 }
 
@@ -98,21 +98,48 @@ pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeE
     options()
         .with_limit(bytes.len() as u64)
         .deserialize(bytes)
-        .map_err(|e| DecodeError {
-            type_name: std::any::type_name::<T>(),
-            len: bytes.len(),
-            reason: match *e {
-                bincode::ErrorKind::SizeLimit => {
-                    "a length prefix claims more data than the input holds".to_string()
-                }
-                bincode::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    "the input ends before the value does (truncated, or a length prefix \
-                     claims more data than the input holds)"
-                        .to_string()
-                }
-                other => other.to_string(),
-            },
-        })
+        .map_err(|e| decode_error::<T>(*e, bytes.len() as u64))
+}
+
+/// Decodes a `T` from the `len` bytes that `reader` holds, reading them a piece at a time, as
+/// [`decode`] decodes them from memory, with the same errors, and a failed read reported as
+/// one: for values too large to hold encoded beside decoded, such as a snapshot in a file.
+/// Wrap a file in a `BufReader`: the decoder reads a few bytes at a time.
+pub fn decode_from<T: serde::de::DeserializeOwned, R: std::io::Read>(
+    reader: R,
+    len: u64,
+) -> Result<T, DecodeError> {
+    let mut input = std::io::Read::take(reader, len);
+    let value: T = options()
+        .with_limit(len)
+        .deserialize_from(&mut input)
+        .map_err(|e| decode_error::<T>(*e, len))?;
+    if input.limit() > 0 {
+        return Err(decode_error::<T>(
+            bincode::ErrorKind::Custom(format!("{} more bytes follow the value", input.limit())),
+            len,
+        ));
+    }
+    Ok(value)
+}
+
+/// What went wrong decoding a `T` from `len` bytes, in words.
+fn decode_error<T>(error: bincode::ErrorKind, len: u64) -> DecodeError {
+    DecodeError {
+        type_name: std::any::type_name::<T>(),
+        len,
+        reason: match error {
+            bincode::ErrorKind::SizeLimit => {
+                "a length prefix claims more data than the input holds".to_string()
+            }
+            bincode::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                "the input ends before the value does (truncated, or a length prefix \
+                 claims more data than the input holds)"
+                    .to_string()
+            }
+            other => other.to_string(),
+        },
+    }
 }
 
 /// For `Vec<u8>` fields: `#[serde(with = "labgob::bytes")]` encodes the field as one block of
@@ -191,6 +218,8 @@ mod tests {
         encode_into(&mut streamed, &value).expect("a Vec takes every write");
         assert_eq!(streamed, bytes, "encode_into writes what encode returns");
         assert_eq!(encoded_len(&value), bytes.len() as u64, "encoded_len");
+        let read: T = decode_from(&bytes[..], bytes.len() as u64).expect("decode_from");
+        assert_eq!(read, value, "decode_from reads what decode decodes");
     }
 
     #[test]
@@ -271,6 +300,12 @@ mod tests {
         for cut in 0..bytes.len() {
             let err = decode::<Entry>(&bytes[..cut]).expect_err("truncated input must not decode");
             assert!(err.to_string().contains("Entry"), "{err}");
+            let short = &bytes[..cut];
+            assert!(decode_from::<Entry, _>(short, cut as u64).is_err());
+            assert!(
+                decode_from::<Entry, _>(short, bytes.len() as u64).is_err(),
+                "a reader that ends before its stated length"
+            );
         }
     }
 
@@ -280,6 +315,11 @@ mod tests {
         bytes.push(0);
         let err = decode::<u64>(&bytes).expect_err("trailing byte");
         assert_eq!(err.type_name(), "u64");
+        let err = decode_from::<u64, _>(&bytes[..], bytes.len() as u64).expect_err("trailing");
+        assert!(
+            err.to_string().contains("1 more bytes follow the value"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -305,5 +345,10 @@ mod tests {
         );
         let err = decode::<String>(&bytes).expect_err("must not decode");
         assert!(err.to_string().contains("String"), "{err}");
+        let err = decode_from::<Vec<u64>, _>(&bytes[..], 16).expect_err("must not decode");
+        assert!(
+            err.to_string().contains("more data than the input holds"),
+            "{err}"
+        );
     }
 }

@@ -70,6 +70,8 @@ pub struct Report {
     /// From the follower's restart until it had applied all the leader had, once the writes
     /// were over.
     pub caught_up: Option<Duration>,
+    /// The restarted follower's largest resident set from its restart until it caught up.
+    pub follower_peak_rss: Option<u64>,
     /// From starting all three servers on the whole data set until a write succeeded.
     pub restart: Option<Duration>,
 }
@@ -190,6 +192,10 @@ pub fn run(
         }
         None
     });
+    let follower_peak_rss = victim
+        .filter(|_| caught_up.is_some())
+        .and_then(|follower| cluster.pid(follower))
+        .and_then(peak_rss);
     let restart = restart_all(&mut cluster);
     let mut latencies: Vec<u32> = ops.iter().map(|&(_, l)| l).collect();
     latencies.sort_unstable();
@@ -202,6 +208,7 @@ pub fn run(
         samples,
         events,
         caught_up,
+        follower_peak_rss,
         restart,
     })
 }
@@ -246,6 +253,12 @@ fn restart_all(cluster: &mut Cluster) -> Option<Duration> {
 fn rss(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     clusters::rss_kb(&status).map(|kb| kb * 1024)
+}
+
+/// The largest resident set process `pid` has had, in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    clusters::peak_rss_kb(&status).map(|kb| kb * 1024)
 }
 
 /// The bytes of the files under `dir`.
@@ -337,8 +350,10 @@ pub fn markdown(reports: &[Report], scale: &Scale) -> String {
         };
         let _ = writeln!(
             s,
-            "\nthe restarted follower caught up {} after its restart; all three restarted on the data served a write after {}",
+            "\nthe restarted follower caught up {} after its restart (its peak RSS {}); all three restarted on the data served a write after {}",
             secs(r.caught_up),
+            r.follower_peak_rss
+                .map_or("unknown".to_string(), |b| format!("{} MB", b >> 20)),
             secs(r.restart)
         );
     }

@@ -56,11 +56,13 @@ const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// `pipeline.rs`), ReadIndex reads (no log entry per `Get`, `raft`'s `read_index.rs`), PreVote
 /// (`pre_vote.rs`), CheckQuorum (`check_quorum.rs`), InstallSnapshot in pieces of
 /// [`SNAPSHOT_CHUNK`] (`snapshot.rs`), AppendEntries of at most [`APPEND_BYTES`]
-/// (`replication.rs`), a tail of [`LOG_TAIL`] kept after compaction (`log.rs`), and snapshots
-/// written in the background once the log has grown past [`SNAPSHOT_GROWTH`] percent of the
-/// last one (`rsm`'s `background.rs`). `kvserver --no-group-commit --no-pipeline
-/// --no-read-index --no-pre-vote --no-check-quorum --snapshot-chunk 0 --append-bytes 0
-/// --log-tail 0 --snapshot-growth 0 --no-background-snapshots` runs the lab's path instead.
+/// (`replication.rs`), a tail of [`LOG_TAIL`] kept after compaction (`log.rs`), installed
+/// snapshots decoded as they are read from disk (`apply.rs`, `rsm`'s `decode_installed`), and
+/// snapshots written in the background once the log has grown past [`SNAPSHOT_GROWTH`]
+/// percent of the last one (`rsm`'s `background.rs`). `kvserver --no-group-commit
+/// --no-pipeline --no-read-index --no-pre-vote --no-check-quorum --snapshot-chunk 0
+/// --append-bytes 0 --log-tail 0 --no-stream-snapshots --snapshot-growth 0
+/// --no-background-snapshots` runs the lab's path instead.
 pub const LEVERS: rsm::Options = rsm::Options {
     raft: raft::Options {
         group_commit: true,
@@ -70,6 +72,7 @@ pub const LEVERS: rsm::Options = rsm::Options {
         snapshot_chunk: Some(SNAPSHOT_CHUNK),
         append_bytes: Some(APPEND_BYTES),
         log_tail: Some(LOG_TAIL),
+        stream_snapshots: true,
     },
     read_index: true,
     snapshot_growth: Some(SNAPSHOT_GROWTH),

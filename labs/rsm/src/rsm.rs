@@ -157,10 +157,12 @@ impl<S: StateMachine> Rsm<S> {
         initial: S,
         options: Options,
     ) -> Rsm<S> {
-        let (machine, last_applied) = match restore::<S>(me, &persister.read_snapshot()) {
-            Some(restored) => restored,
-            None => (initial, 0),
+        let restored = if options.raft.stream_snapshots {
+            restore_streamed::<S>(me, &persister)
+        } else {
+            restore::<S>(me, &persister.read_snapshot())
         };
+        let (machine, last_applied) = restored.unwrap_or((initial, 0));
         let (apply_tx, apply_rx) = crossbeam_channel::bounded(APPLY_BUFFER);
         let (kill_tx, kill_rx) = crossbeam_channel::bounded(0);
         let rf = Raft::make_with(servers, me, Arc::clone(&persister), apply_tx, options.raft);
@@ -345,6 +347,21 @@ fn restore<S: StateMachine>(me: usize, bytes: &[u8]) -> Option<(S, u64)> {
     // solution: end restore
 }
 
+/// [`restore`] from the persister's snapshot, decoded as it is read, never held whole (beyond
+/// the lab: `raft::Options::stream_snapshots`).
+fn restore_streamed<S: StateMachine>(me: usize, persister: &Persister) -> Option<(S, u64)> {
+    let (reader, len) = persister
+        .snapshot_reader()
+        .unwrap_or_else(|err| panic!("S{me}: cannot read the saved snapshot: {err}"));
+    if len == 0 {
+        return None;
+    }
+    match snapshot::decode_from::<S>(reader, len) {
+        Ok((last_applied, machine)) => Some((machine, last_applied)),
+        Err(err) => panic!("S{me}: the snapshot ({len} bytes) is corrupt: {err}"),
+    }
+}
+
 impl<S: StateMachine> Inner<S> {
     /// A handler's wait for the verdict on its entry at `index`, of `term`.
     fn wait(
@@ -502,8 +519,8 @@ impl<S: StateMachine> Inner<S> {
     /// If the snapshot cannot be decoded: it was made by this same layer on another server.
     fn install_snapshot(&self, bytes: &[u8], index: u64, term: u64) {
         // solution: begin 4B install-snapshot
-        let lost = {
-            let mut sh = self.shared.lock();
+        {
+            let sh = self.shared.lock();
             if index <= sh.last_applied {
                 // Pitfall: a snapshot older than the applied state would undo operations.
                 slog!(
@@ -515,26 +532,50 @@ impl<S: StateMachine> Inner<S> {
                 );
                 return;
             }
-            let Some((machine, covered)) = restore::<S>(self.me, bytes) else {
-                panic!(
-                    "S{}: Raft installed an empty snapshot for index {index}",
-                    self.me
-                );
-            };
-            assert_eq!(
-                covered, index,
-                "S{}: a snapshot for index {index} says it covers {covered}",
-                self.me
-            );
+        }
+        // Decoded with the layer's lock released, so that a large snapshot holds up no
+        // handler: only this thread moves `last_applied`.
+        let (machine, covered) = self.decode_installed(bytes, index);
+        let lost = {
+            let mut sh = self.shared.lock();
             sh.machine = machine;
-            sh.last_applied = index;
+            sh.last_applied = covered;
             self.applied.notify_all();
-            sh.waiters.covered(index)
+            sh.waiters.covered(covered)
         };
-        slog!(SSNP, self.me, term, "installed snapshot ..={index}");
+        slog!(SSNP, self.me, term, "installed snapshot ..={covered}");
         for waiter in lost {
             let _ = waiter.send(Err(Error::WrongLeader));
         }
         // solution: end install-snapshot
+    }
+
+    /// The state machine in the snapshot Raft installed through `index`, and the index it
+    /// covers: decoded from `bytes`, or beyond the lab, with `raft::Options::stream_snapshots`,
+    /// from the persister as it is read. Raft may have installed a newer snapshot there since
+    /// it sent this one; that one then covers more, and Raft's next message is its own, which
+    /// `install_snapshot` ignores.
+    ///
+    /// # Panics
+    /// If the snapshot is empty or covers another index than Raft says: a bug in Raft.
+    fn decode_installed(&self, bytes: &[u8], index: u64) -> (S, u64) {
+        let streamed = self.options.raft.stream_snapshots;
+        let restored = if streamed {
+            restore_streamed::<S>(self.me, &self.persister)
+        } else {
+            restore::<S>(self.me, bytes)
+        };
+        let Some((machine, covered)) = restored else {
+            panic!(
+                "S{}: Raft installed an empty snapshot for index {index}",
+                self.me
+            );
+        };
+        assert!(
+            covered == index || (streamed && covered > index),
+            "S{}: a snapshot for index {index} says it covers {covered}",
+            self.me
+        );
+        (machine, covered)
     }
 }

@@ -19,6 +19,14 @@ pub fn decode<S: DeserializeOwned>(bytes: &[u8]) -> Result<(u64, S), labgob::Dec
     labgob::decode(bytes)
 }
 
+/// [`decode`] from the `len` bytes of `reader`, decoded as they are read.
+pub fn decode_from<S: DeserializeOwned>(
+    reader: impl std::io::Read,
+    len: u64,
+) -> Result<(u64, S), labgob::DecodeError> {
+    labgob::decode_from(reader, len)
+}
+
 /// Whether a snapshot is due: the persisted Raft state has reached `maxraftstate` bytes.
 /// `None` never snapshots (Go's `maxraftstate == -1`).
 pub fn is_due(raft_state_size: usize, maxraftstate: Option<usize>) -> bool {

@@ -1,6 +1,6 @@
 //! Which of the real cluster's levers the lab's tests run with: none unless `LAB_LEVERS` names
 //! them, so `cargo test` runs the lab's path.
-//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,append-bytes,log-tail,background-snapshots cargo test`
+//! `LAB_LEVERS=group-commit,pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,append-bytes,log-tail,stream-snapshots,background-snapshots cargo test`
 //! (or `all`) runs the same tests with the switches on, to show they break nothing.
 
 /// The levers a harness turns on (it maps them onto `raft::Options` and `rsm::Options`).
@@ -22,6 +22,9 @@ pub struct Levers {
     pub append_bytes: bool,
     /// A tail of [`LOG_TAIL`] kept after compaction (`raft`'s `log.rs`).
     pub log_tail: bool,
+    /// A service that reads an installed snapshot from the persister as it decodes it
+    /// (`raft`'s `apply.rs`, `rsm`'s `decode_installed`); services on `rsm` only.
+    pub stream_snapshots: bool,
     /// Snapshots written in the background (`rsm`'s `background.rs`). Not the growth factor
     /// beside it: the lab's tests bound the log at a multiple of `maxraftstate` whatever
     /// the snapshot's size, which a log that must outgrow the snapshot breaks by design.
@@ -73,6 +76,7 @@ impl Levers {
                 "background-snapshots" => levers.background_snapshots = true,
                 "append-bytes" => levers.append_bytes = true,
                 "log-tail" => levers.log_tail = true,
+                "stream-snapshots" => levers.stream_snapshots = true,
                 "all" => {
                     levers = Levers {
                         group_commit: true,
@@ -83,6 +87,7 @@ impl Levers {
                         snapshot_chunks: true,
                         append_bytes: true,
                         log_tail: true,
+                        stream_snapshots: true,
                         background_snapshots: true,
                     }
                 }
@@ -90,7 +95,7 @@ impl Levers {
                     return Err(format!(
                         "no lever `{other}` (there are group-commit, pipeline, read-index, \
                          pre-vote, check-quorum, snapshot-chunks, append-bytes, \
-                         log-tail, background-snapshots and all)"
+                         log-tail, stream-snapshots, background-snapshots and all)"
                     ));
                 }
             }
@@ -98,7 +103,8 @@ impl Levers {
         Ok(levers)
     }
 
-    /// Raft's switches for these levers.
+    /// Raft's switches for these levers, for a service that reads a snapshot's bytes from
+    /// its `ApplyMsg` (Raft's own tests): `stream-snapshots` is left to `rsm`'s services.
     pub fn raft_options(&self) -> raft::Options {
         raft::Options {
             group_commit: self.group_commit,
@@ -108,6 +114,7 @@ impl Levers {
             snapshot_chunk: self.snapshot_chunks.then_some(SNAPSHOT_CHUNK),
             append_bytes: self.append_bytes.then_some(APPEND_BYTES),
             log_tail: self.log_tail.then_some(LOG_TAIL),
+            stream_snapshots: false,
         }
     }
 }
@@ -129,7 +136,7 @@ mod tests {
         assert_eq!(
             Levers::parse(
                 " group-commit , pipeline,read-index,pre-vote,check-quorum,snapshot-chunks,\
-                 append-bytes,log-tail,background-snapshots"
+                 append-bytes,log-tail,stream-snapshots,background-snapshots"
             ),
             Levers::parse("all")
         );

@@ -79,6 +79,10 @@ struct Args {
     /// entry behind the snapshot is sent the whole snapshot).
     #[arg(long, default_value_t = realcluster::LOG_TAIL.entries)]
     log_tail: usize,
+    /// Read an installed snapshot into memory whole before decoding it, as the lab does
+    /// (decoding it as it is read from disk is the default).
+    #[arg(long)]
+    no_stream_snapshots: bool,
     /// Snapshot only once the Raft state has also grown to this percentage of the last
     /// snapshot's size (0: at --maxraftstate alone, as the lab does, which writes the whole
     /// data set again every --maxraftstate bytes).
@@ -137,6 +141,7 @@ fn config(args: Args) -> Result<NodeConfig, String> {
                     entries: args.log_tail,
                     ..realcluster::LOG_TAIL
                 }),
+                stream_snapshots: !args.no_stream_snapshots,
             },
             read_index: !args.no_read_index,
             snapshot_growth: (args.snapshot_growth > 0).then_some(args.snapshot_growth),

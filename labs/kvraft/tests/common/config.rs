@@ -145,7 +145,10 @@ fn start_kv_server(
 ) -> Replica {
     let levers = tester::levers::Levers::from_env();
     let options = rsm::Options {
-        raft: levers.raft_options(),
+        raft: raft::Options {
+            stream_snapshots: levers.stream_snapshots,
+            ..levers.raft_options()
+        },
         read_index: levers.read_index,
         snapshot_growth: None,
         background_snapshots: levers.background_snapshots,
