@@ -2,6 +2,10 @@
 //! their data under one directory: ours (`kvserver`, lab 4's service on the real cluster) and
 //! etcd (Debian's `etcd-server`). Both fsync as they do by default. Also: which server leads,
 //! SIGKILL and restart, and the servers' CPU time and peak memory from `/proc`.
+//!
+//! The servers' standard error is discarded, unless [`SERVER_LOGS`] names a directory: then each
+//! server appends it to `<system>-<me>.log` there, kept after the run (with `RUST_LOG=raft=debug`
+//! in the environment, which the servers inherit, ours log every step of their Raft).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -15,6 +19,9 @@ use grpc::EtcdClient;
 use kvraft::Clerk;
 
 use crate::workload::Store;
+
+/// The environment variable that names a directory for the servers' standard error.
+pub const SERVER_LOGS: &str = "LOADGEN_SERVER_LOGS";
 
 /// How long a cluster may take to elect a leader and answer.
 const READY_WITHIN: Duration = Duration::from_secs(30);
@@ -49,16 +56,27 @@ impl System {
 struct Server {
     program: PathBuf,
     args: Vec<String>,
+    /// Where its standard error goes ([`SERVER_LOGS`]); `None`: nowhere.
+    log: Option<PathBuf>,
     process: Option<Child>,
 }
 
 impl Server {
     fn spawn(&mut self) -> Result<(), String> {
+        let stderr = match &self.log {
+            Some(path) => fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Stdio::from)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+            None => Stdio::null(),
+        };
         let child = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.program.display()))?;
         self.process = Some(child);
@@ -151,10 +169,18 @@ impl Cluster {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut peers = free_ports(6)?;
         let clients = peers.split_off(3);
+        let logs = std::env::var_os(SERVER_LOGS).map(PathBuf::from);
+        if let Some(logs) = &logs {
+            fs::create_dir_all(logs)
+                .map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+        }
         let servers = (0..3)
             .map(|me| {
                 let data = dir.join(format!("{}-{me}", system.name()));
                 let data = data.display().to_string();
+                let log = logs
+                    .as_ref()
+                    .map(|logs| logs.join(format!("{}-{me}.log", system.name())));
                 match system {
                     System::Ours => Server {
                         program: bin_dir.join("kvserver"),
@@ -173,11 +199,13 @@ impl Cluster {
                         .into_iter()
                         .chain(ours_args.iter().cloned())
                         .collect(),
+                        log,
                         process: None,
                     },
                     System::Etcd => Server {
                         program: PathBuf::from("etcd"),
                         args: etcd_args(me, &peers, &clients, &data),
+                        log,
                         process: None,
                     },
                 }
