@@ -652,6 +652,7 @@ mod tests {
     }
     // solution: end log-tests-compaction
 
+    // solution: begin PartD log-tests-tail
     /// Beyond the lab: compaction keeps a tail of what it covers, which serves AppendEntries
     /// to a follower a little behind; before the tail, a follower needs the snapshot.
     #[test]
@@ -724,6 +725,7 @@ mod tests {
         lab.compact_to(2);
         assert!(lab.needs_snapshot(2) && !lab.needs_snapshot(3));
     }
+    // solution: end log-tests-tail
 
     /// A decoded log is checked, not trusted.
     #[test]

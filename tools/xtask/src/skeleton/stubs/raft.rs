@@ -290,6 +290,11 @@ let args = AppendEntriesArgs {
         with: Nothing,
     },
     Stub {
+        name: "log-tests-tail",
+        what: "the unit tests of the tail the log keeps after compaction (beyond the lab)",
+        with: Nothing,
+    },
+    Stub {
         name: "log-tests-committed",
         what: "the unit test that `Log::merge` never truncates a committed entry",
         with: Nothing,
