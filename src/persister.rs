@@ -608,6 +608,13 @@ mod tests {
         state: Restored,
     }
 
+    /// The test's files go with the journal, whether the test passed or panicked.
+    impl Drop for Recording {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
     impl Recording {
         fn new(saves: &std::sync::Arc<Mutex<Vec<String>>>, fail: bool, name: &str) -> Recording {
             let dir = std::env::temp_dir().join(format!("persister-{name}-{}", std::process::id()));
