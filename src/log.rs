@@ -72,16 +72,17 @@ struct Tail {
 }
 
 impl Tail {
-    /// The index of the last entry held (`first - 1` when none is).
-    fn last(&self) -> u64 {
-        self.first + self.entries.len() as u64 - 1
+    /// The index of the last entry held, if any.
+    fn last(&self) -> Option<u64> {
+        let held = self.entries.len() as u64;
+        (held > 0).then(|| self.first + held - 1)
     }
 
     /// Adds `compacted`, entries from index `first` on that compaction removed from the log,
     /// then drops the oldest beyond the limit.
     fn keep(&mut self, first: u64, compacted: Vec<Entry>) {
         let Some(limit) = self.limit else { return };
-        if self.entries.is_empty() || self.last() + 1 != first {
+        if self.last().map(|last| last + 1) != Some(first) {
             self.entries.clear();
             self.bytes = 0;
             self.first = first;
@@ -424,7 +425,7 @@ impl Log {
     /// `last_included_index`.
     fn tail_from(&self, index: u64) -> Option<&[Entry]> {
         let tail = &self.tail;
-        let current = !tail.entries.is_empty() && tail.last() == self.last_included_index;
+        let current = tail.last() == Some(self.last_included_index);
         (current && index >= tail.first && index <= self.last_included_index)
             .then(|| &tail.entries[(index - tail.first) as usize..])
     }
