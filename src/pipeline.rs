@@ -3,8 +3,10 @@
 //! `start` appends meanwhile goes out in the next one, once the reply is back. So each batch
 //! waits a whole round trip, the follower's save included, before it leaves.
 //!
-//! With pipelining, a leader sends a follower that is keeping up the entries it lacks at once,
-//! up to [`PIPELINE_DEPTH`] calls outstanding, and moves `next_index` past them as it sends
+//! With pipelining, a leader sends a follower that is keeping up the entries it lacks without
+//! waiting for the reply to its last call, once that call has been out for [`PIPELINE_GAP`]
+//! (a reply that comes sooner takes them, as in the lab; see [`pipelined_send_due`]), up to
+//! [`PIPELINE_DEPTH`] calls outstanding, and moves `next_index` past them as it sends
 //! (optimistically: the reply has not come). This is what raft-rs calls a follower's
 //! "replicate" state, against its "probe" state:
 //! - a follower is *replicating* once it has accepted an AppendEntries in this term
@@ -26,6 +28,8 @@
 //!
 //! [`Options::pipeline`]: crate::Options::pipeline
 
+use std::time::{Duration, Instant};
+
 use crate::peer::Peer;
 use crate::progress::Progress;
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply};
@@ -35,6 +39,12 @@ use crate::state::{RaftState, Role};
 /// leader waits for a reply.
 pub(crate) const PIPELINE_DEPTH: usize = 4;
 
+/// How long after its last call a leader waits for the reply before it sends a replicating
+/// follower the next entries regardless (`pipelined_send_due`): longer than a round trip and
+/// an fsync take on a healthy local network and disk, so that pipelining engages only on
+/// links slower than that.
+pub(crate) const PIPELINE_GAP: Duration = Duration::from_millis(5);
+
 /// A follower's part in pipelining, in its `Progress` record.
 #[derive(Debug, Default)]
 pub(crate) struct Pipeline {
@@ -43,17 +53,32 @@ pub(crate) struct Pipeline {
     pub replicating_term: u64,
     /// Its last call was lost: the next goes with its heartbeat (`next_send_at`).
     pub paused: bool,
+    /// When the last AppendEntries to it was built.
+    pub last_sent: Option<Instant>,
 }
 
 /// Whether a pipelining leader may send `to` the entries it lacks now, although an
 /// AppendEntries to it is still in flight (otherwise `next_send_at` decides, as in the lab).
-pub(crate) fn pipelined_send_due(st: &RaftState, to: usize) -> bool {
+///
+/// Only once the last call has been out for [`PIPELINE_GAP`] without its reply. A reply that
+/// comes back sooner sends everything that arrived meanwhile in one call, as in the lab. Sent
+/// at once instead, each command went in an AppendEntries of its own and cost the follower an
+/// fsync of its own, and the calls overtook each other in the follower's handler threads: on
+/// loopback a fifth of the AppendEntries were rejected and sent again, and a write cost the
+/// servers two fifths more CPU than without pipelining (`docs/performance.md`). A link whose round trip
+/// is longer than the gap gets a call per gap while commands keep coming (each `start` wakes
+/// the replicator), up to [`PIPELINE_DEPTH`] outstanding. This is Nagle's rule for TCP
+/// (RFC 896) with a deadline: a small batch waits for the reply, but not for long.
+pub(crate) fn pipelined_send_due(st: &RaftState, to: usize, now: Instant) -> bool {
     let p: &Progress = &st.progress[to];
     p.awaiting_reply
         && p.pipeline.replicating_term == st.current_term
         && !st.log.needs_snapshot(p.next_index)
         && p.next_index <= st.log.last_index()
         && p.senders.calls() < PIPELINE_DEPTH
+        && p.pipeline
+            .last_sent
+            .is_none_or(|sent| now >= sent + PIPELINE_GAP)
 }
 
 impl Peer {
@@ -69,6 +94,7 @@ impl Peer {
         if self.options.pipeline && p.pipeline.replicating_term == args.term {
             p.next_index = args.prev_log_index + args.entries.len() as u64 + 1;
         }
+        p.pipeline.last_sent = Some(Instant::now());
     }
 
     /// An AppendEntries to `from` has returned (`reply` is `None` if the call was lost), after
@@ -139,30 +165,47 @@ mod tests {
 
     #[test]
     fn only_a_replicating_follower_gets_entries_before_the_reply() {
+        let now = Instant::now();
         let mut st = leader_with_log(5);
         st.progress[1].next_index = 4;
         st.progress[1].awaiting_reply = true;
         st.progress[1].senders.claim();
         // Probing (no success in this term yet): wait for the reply.
-        assert!(!pipelined_send_due(&st, 1));
+        assert!(!pipelined_send_due(&st, 1, now));
         st.progress[1].pipeline.replicating_term = 2;
-        assert!(pipelined_send_due(&st, 1));
+        assert!(pipelined_send_due(&st, 1, now));
         // Nothing to send, or the pipeline is full: wait.
         st.progress[1].next_index = 6;
-        assert!(!pipelined_send_due(&st, 1));
+        assert!(!pipelined_send_due(&st, 1, now));
         st.progress[1].next_index = 4;
         for _ in 1..PIPELINE_DEPTH {
             st.progress[1].senders.claim();
         }
-        assert!(!pipelined_send_due(&st, 1));
+        assert!(!pipelined_send_due(&st, 1, now));
         // A success from an earlier term says nothing about this one.
         st.progress[1].senders = SenderSlots::default();
         st.progress[1].senders.claim();
         st.current_term = 3;
-        assert!(!pipelined_send_due(&st, 1));
+        assert!(!pipelined_send_due(&st, 1, now));
         // Nothing in flight: the lab's rule (`next_send_at`) sends at once anyway.
         st.current_term = 2;
         st.progress[1].awaiting_reply = false;
-        assert!(!pipelined_send_due(&st, 1));
+        assert!(!pipelined_send_due(&st, 1, now));
+    }
+
+    #[test]
+    fn a_small_batch_waits_for_the_reply_but_not_past_the_gap() {
+        let sent = Instant::now();
+        let mut st = leader_with_log(5);
+        let p = &mut st.progress[1];
+        p.next_index = 4;
+        p.awaiting_reply = true;
+        p.senders.claim();
+        p.pipeline.replicating_term = 2;
+        p.pipeline.last_sent = Some(sent);
+        assert!(!pipelined_send_due(&st, 1, sent));
+        let just_before = sent + PIPELINE_GAP - Duration::from_micros(1);
+        assert!(!pipelined_send_due(&st, 1, just_before));
+        assert!(pipelined_send_due(&st, 1, sent + PIPELINE_GAP));
     }
 }

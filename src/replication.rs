@@ -128,7 +128,8 @@ impl Peer {
     /// Whether the leader owes follower `to` a call now (`next_send_at`; with pipelining, also
     /// while calls to it are in flight).
     fn send_due(&self, st: &RaftState, to: usize, now: Instant) -> bool {
-        now >= next_send_at(st, to, now) || (self.options.pipeline && pipelined_send_due(st, to))
+        now >= next_send_at(st, to, now)
+            || (self.options.pipeline && pipelined_send_due(st, to, now))
     }
 
     /// The call to make to `to` now, which is owed one: an AppendEntries from its `next_index`,
