@@ -65,10 +65,10 @@ pub(crate) struct Pipeline {
 /// at once instead, each command went in an AppendEntries of its own and cost the follower an
 /// fsync of its own, and the calls overtook each other in the follower's handler threads: on
 /// loopback a fifth of the AppendEntries were rejected and sent again, and a write cost the
-/// servers two fifths more CPU than without pipelining (`docs/performance.md`). A link whose round trip
-/// is longer than the gap gets a call per gap while commands keep coming (each `start` wakes
-/// the replicator), up to [`PIPELINE_DEPTH`] outstanding. This is Nagle's rule for TCP
-/// (RFC 896) with a deadline: a small batch waits for the reply, but not for long.
+/// servers two fifths more CPU than without pipelining (`docs/performance.md`). A link whose
+/// round trip is longer than the gap gets a call per gap while commands keep coming (each
+/// `start` wakes the replicator), up to [`PIPELINE_DEPTH`] outstanding. This is Nagle's rule
+/// for TCP (RFC 896) with a deadline: a small batch waits for the reply, but not for long.
 pub(crate) fn pipelined_send_due(st: &RaftState, to: usize, now: Instant) -> bool {
     let p: &Progress = &st.progress[to];
     p.awaiting_reply
